@@ -1,0 +1,5 @@
+import sys
+
+from kernelnorm.cli import main
+
+sys.exit(main())

@@ -1,0 +1,313 @@
+"""Transition operators of deep networks at infinite width (THEORY §2-4).
+
+Every function takes a scheme (:mod:`kernelnorm._schemes`) and reads only its ``kernel_map``
+and ``derivative_kernel``, so plain, weight-mean and batch-norm networks, with any activation,
+share one analysis: length map, correlation map, ``chi_1``, fixed points and their stability,
+depth scales, phases, the stable-initialisation solver and the critical line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from kernelnorm._errors import KernelnormInputError, check_correlation, check_nonnegative
+
+_Q_ITERATIONS = 10_000
+_Q_TOLERANCE = 1e-13
+_SLOPE_TOLERANCE = 1e-9
+PHASE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class LengthFixedPoint:
+    """Where the length map ``q -> q'`` settles.
+
+    Attributes:
+        q: the fixed point ``q*`` (``0`` or ``inf`` when the length vanishes or diverges).
+        slope: ``chi_q = dq'/dq`` at ``q*``.
+        operating_q: the length at which the correlation map is evaluated: ``q*`` when finite
+            and positive, else the scale at which the (then scale-free) map is taken.
+    """
+
+    q: float
+    slope: float
+    operating_q: float
+
+
+@dataclass(frozen=True)
+class FixedPoint:
+    """A fixed point ``rho*`` of the correlation map with its slope ``chi_c = T'(rho*)``."""
+
+    rho: float
+    slope: float
+    stable: bool
+    marginal: bool
+
+
+def length_map(scheme, q):
+    """``q -> q'`` (MimicNorm Eq. 2 on the diagonal): ``sigma_w2 E[phi(sqrt(q) z)^2] + sigma_b2``
+    for plain nets, the centred second moment for weight mean, ``1`` for batch norm."""
+    q = np.asarray(q, dtype=np.float64)
+    return scheme.kernel_map(q, q, q)[0]
+
+
+def _length_slope(scheme, q: float) -> float:
+    h = 1e-6 * max(q, 1e-6)
+    return float((length_map(scheme, q + h) - length_map(scheme, q - h)) / (2 * h))
+
+
+def length_fixed_point(scheme) -> LengthFixedPoint:
+    """Fixed point of the length map reached from ``q0 = 1`` (normalised inputs).
+
+    For positively homogeneous activations the length map is affine, ``q' = a q + b``, and is
+    solved exactly; otherwise it is iterated from ``q = 1``.
+    """
+    if scheme.activation.homogeneous:
+        b = float(length_map(scheme, 0.0))
+        a = float(length_map(scheme, 1.0)) - b
+        if abs(a - 1.0) <= 1e-12:
+            return LengthFixedPoint(1.0 if b == 0 else math.inf, 1.0, 1.0)
+        if a < 1.0:
+            q_star = b / (1.0 - a)
+            return LengthFixedPoint(q_star, a, q_star if q_star > 0 else 1.0)
+        return LengthFixedPoint(math.inf, a, 1.0)
+    if float(length_map(scheme, 0.0)) == 0.0:
+        # q = 0 is a fixed point (odd-like phi, no bias); it attracts iff its slope
+        # sigma_w2 phi'(0)^2 is <= 1, and then the iteration below would creep to it.
+        slope_at_zero = float(scheme.derivative_kernel(0.0, 0.0, 0.0))
+        if slope_at_zero <= 1.0:
+            return LengthFixedPoint(0.0, slope_at_zero, 1e-12)
+    q = 1.0
+    for _ in range(_Q_ITERATIONS):
+        q_next = float(length_map(scheme, q))
+        if not math.isfinite(q_next) or q_next > 1e12:
+            raise KernelnormInputError(
+                "--sigma-w2", "the length q diverges for this activation: no fixed point q*"
+            )
+        if abs(q_next - q) <= _Q_TOLERANCE * max(1.0, q):
+            q = q_next
+            break
+        q = q_next
+    if q < 1e-12:
+        return LengthFixedPoint(0.0, _length_slope(scheme, 1e-12), 1e-12)
+    return LengthFixedPoint(q, _length_slope(scheme, q), q)
+
+
+def _operating_scheme(scheme):
+    """The scheme and length at which correlations evolve (a diverging homogeneous net
+    forgets its bias: ``sigma_b2 / q -> 0``)."""
+    fixed = length_fixed_point(scheme)
+    if math.isinf(fixed.q) and scheme.activation.homogeneous and scheme.sigma_b2 > 0:
+        scheme = dataclasses.replace(scheme, sigma_b2=0.0)
+    return scheme, fixed.operating_q
+
+
+def correlation_map(scheme, rho, *, q: float | None = None):
+    """The correlation map ``rho -> rho' = c'(q, q, q rho) / q'(q)`` at the length fixed point.
+
+    Plain ReLU at stable init: ``sigma_w2 phi_hat(rho) + sigma_b2`` (MimicNorm Eq. 3); weight
+    mean at its Theorem-3 init: ``T_bar(rho) = (phi_hat(rho) - phi_hat(0)) / (phi_hat(1) -
+    phi_hat(0))``; idealised batch norm: the same ``T_bar`` (Theorem 2, THEORY §4).
+    """
+    rho = check_correlation("--rho", rho)
+    if q is None:
+        scheme, q = _operating_scheme(scheme)
+    q_next, _, c_next = scheme.kernel_map(q, q, q * rho)
+    return c_next / q_next
+
+
+def correlation_map_slope(scheme, rho, *, q: float | None = None):
+    """``d rho'/d rho = q T_dot(q, q, q rho) / q'(q)`` (Price's theorem: ``d E[phi phi]/dc =
+    E[phi' phi']``)."""
+    rho = check_correlation("--rho", rho)
+    if q is None:
+        scheme, q = _operating_scheme(scheme)
+    q_next = scheme.kernel_map(q, q, q)[0]
+    return q * scheme.derivative_kernel(q, q, q * rho) / q_next
+
+
+def chi_1(scheme) -> float:
+    """``chi_1 = T_dot(q*, q*, q*) = sigma_w2 E[phi'(u)^2]``: the per-layer growth of squared
+    gradients and the slope of the correlation map at ``rho = 1`` (THEORY §2).
+
+    Plain ReLU: ``sigma_w2 / 2`` (Proposition 1); weight mean at its stable init and batch norm:
+    ``1 / (2 (phi_hat(1) - phi_hat(0))) = pi / (pi - 1)`` (Theorems 2 and 3).
+    """
+    scheme, q = _operating_scheme(scheme)
+    return float(scheme.derivative_kernel(q, q, q))
+
+
+def phase(chi: float, *, tolerance: float = PHASE_TOLERANCE) -> str:
+    """Xiao, Pennington & Schoenholz (2019), Theorem 1 in MimicNorm: ``ordered`` (chi_1 < 1),
+    ``critical`` (chi_1 = 1), ``chaotic`` (chi_1 > 1)."""
+    if abs(chi - 1.0) <= tolerance:
+        return "critical"
+    return "ordered" if chi < 1.0 else "chaotic"
+
+
+def _classify(scheme, q, rho: float) -> FixedPoint:
+    slope = float(correlation_map_slope(scheme, rho, q=q))
+    if abs(abs(slope) - 1.0) > _SLOPE_TOLERANCE:
+        return FixedPoint(rho, slope, abs(slope) < 1.0, False)
+    delta = 1e-4
+    attracting = True
+    if rho > -1.0:
+        below = max(rho - delta, -1.0)
+        attracting &= float(correlation_map(scheme, below, q=q)) - below > 0
+    if rho < 1.0:
+        above = min(rho + delta, 1.0)
+        attracting &= float(correlation_map(scheme, above, q=q)) - above < 0
+    return FixedPoint(rho, slope, attracting, True)
+
+
+def fixed_points(scheme, *, grid: int = 2001) -> list[FixedPoint]:
+    """All fixed points of the correlation map in ``[-1, 1]``, with slope and stability.
+
+    Roots of ``T(rho) - rho`` are bracketed on a uniform grid and refined with Brent's method;
+    the endpoints are tested exactly. A fixed point with ``|slope| = 1`` is ``marginal`` and is
+    called stable when it attracts from both sides that exist (e.g. ``rho = 1`` at criticality).
+    """
+    from scipy.optimize import brentq
+
+    scheme, q = _operating_scheme(scheme)
+    rhos = np.linspace(-1.0, 1.0, grid)
+    gap = correlation_map(scheme, rhos, q=q) - rhos
+    roots: list[float] = []
+    for i in np.flatnonzero(np.abs(gap) <= 1e-14):
+        roots.append(float(rhos[i]))
+    for i in np.flatnonzero(gap[:-1] * gap[1:] < 0):
+        roots.append(
+            brentq(
+                lambda r: float(correlation_map(scheme, r, q=q)) - r,
+                rhos[i], rhos[i + 1], xtol=1e-15, rtol=4.5e-16,
+            )
+        )
+    unique: list[float] = []
+    for root in sorted(roots):
+        if not unique or root - unique[-1] > 1e-9:
+            unique.append(root)
+    return [_classify(scheme, q, r) for r in unique]
+
+
+def stable_fixed_point(scheme) -> FixedPoint:
+    """The attracting fixed point of the correlation map (the one deep nets converge to)."""
+    stable = [p for p in fixed_points(scheme) if p.stable]
+    if not stable:
+        raise KernelnormInputError("--norm", "the correlation map has no stable fixed point")
+    return min(stable, key=lambda p: abs(p.slope))
+
+
+def correlation_depth_scale(slope: float) -> float:
+    """``xi_c = -1 / log(chi_c*)`` (Schoenholz et al. 2017); infinite at ``chi_c* = 1``."""
+    slope = abs(slope)
+    if slope >= 1.0 - _SLOPE_TOLERANCE:
+        return math.inf
+    if slope == 0.0:
+        return 0.0
+    return -1.0 / math.log(slope)
+
+
+def depth_scales(scheme) -> tuple[float, float]:
+    """``(xi_c, xi_q)``: depth scales of correlation and length convergence (``-1/log chi``)."""
+    xi_c = correlation_depth_scale(stable_fixed_point(scheme).slope)
+    return xi_c, correlation_depth_scale(length_fixed_point(scheme).slope)
+
+
+def stable_init(scheme) -> float:
+    """``sigma_w2`` with ``q* = 1`` (``T(1) = 1`` on normalised inputs) for the scheme's
+    activation, ``sigma_b2`` and width; the scheme's own ``sigma_w2`` is ignored.
+
+    The length map is affine in ``sigma_w2``, ``q'(1) = sigma_w2 kappa + sigma_b2``, so
+    ``sigma_w2 = (1 - sigma_b2) / kappa``. Plain ReLU: ``2 (1 - sigma_b2)`` (THEORY §2); weight
+    mean with ``sigma_b = 0``: ``2 n / ((n - 1)(1 - 1/pi))`` (MimicNorm Theorem 3).
+    """
+    if not hasattr(scheme, "layer_input_kernel"):
+        raise KernelnormInputError(
+            "--norm", f"{scheme.name} fixes q = 1 for every sigma_w: there is no sigma_w to solve"
+        )
+    sigma_b2 = check_nonnegative("--sigma-b2", scheme.sigma_b2)
+    if sigma_b2 >= 1.0:
+        raise KernelnormInputError("--sigma-b2", f"must be < 1 for q* = 1, got {sigma_b2}")
+    kappa = float(scheme.layer_input_kernel(1.0, 1.0, 1.0))
+    return (1.0 - sigma_b2) / kappa
+
+
+def with_stable_init(scheme):
+    """A copy of ``scheme`` whose ``sigma_w2`` is :func:`stable_init`'s."""
+    return dataclasses.replace(scheme, sigma_w2=stable_init(scheme))
+
+
+def critical_line(scheme) -> float:
+    """``sigma_w2`` with ``chi_1 = 1`` at the scheme's ``sigma_b2`` (any activation).
+
+    Solved by Brent's method on ``chi_1(sigma_w2) - 1`` after bracketing by doubling; for
+    homogeneous activations ``chi_1`` is linear in ``sigma_w2`` and the solve is exact
+    (ReLU: ``sigma_w2 = 2``; weight mean: ``2 n / (n - 1)``).
+    """
+    if not hasattr(scheme, "layer_input_kernel"):
+        raise KernelnormInputError(
+            "--norm", f"{scheme.name} has no sigma_w: chi_1 does not depend on it"
+        )
+    at = lambda s2: dataclasses.replace(scheme, sigma_w2=s2)  # noqa: E731
+    if scheme.activation.homogeneous:
+        return 1.0 / chi_1(at(1.0))
+    from scipy.optimize import brentq
+
+    gap = lambda s2: chi_1(at(s2)) - 1.0  # noqa: E731
+    low, high = 0.5, 1.0
+    while gap(low) > 0 and low > 1e-6:
+        low /= 2
+    while gap(high) < 0:
+        high *= 2
+        if high > 1e4:
+            raise KernelnormInputError("--sigma-b2", "chi_1 stays below 1: no critical sigma_w")
+    return brentq(gap, low, high, xtol=1e-14, rtol=1e-14)
+
+
+@dataclass(frozen=True)
+class TransitionSummary:
+    """Everything the CLI reports about a scheme's transition operator."""
+
+    scheme: str
+    activation: str
+    sigma_w2: float
+    sigma_b2: float
+    q_star: float
+    chi_1: float
+    phase: str
+    fixed_points: tuple[FixedPoint, ...]
+    rho_star: float
+    slope_star: float
+    xi_c: float
+    xi_q: float
+
+    def as_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["fixed_points"] = [dataclasses.asdict(p) for p in self.fixed_points]
+        return out
+
+
+def summarise(scheme) -> TransitionSummary:
+    """Length fixed point, ``chi_1``, phase, all fixed points, the stable one and depth scales."""
+    points = tuple(fixed_points(scheme))
+    stable = stable_fixed_point(scheme)
+    length = length_fixed_point(scheme)
+    chi = chi_1(scheme)
+    return TransitionSummary(
+        scheme=scheme.name,
+        activation=scheme.activation.name,
+        sigma_w2=float(scheme.sigma_w2),
+        sigma_b2=float(scheme.sigma_b2),
+        q_star=length.q,
+        chi_1=chi,
+        phase=phase(chi),
+        fixed_points=points,
+        rho_star=stable.rho,
+        slope_star=stable.slope,
+        xi_c=correlation_depth_scale(stable.slope),
+        xi_q=correlation_depth_scale(length.slope),
+    )

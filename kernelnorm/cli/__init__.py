@@ -1,0 +1,53 @@
+"""``kernelnorm`` command line. Each ``_*.py`` module here registers its own subcommands.
+
+Scalar commands import numpy/scipy only; commands that need JAX import it inside their handler.
+Bad input -> one line ``kernelnorm: error: argument X: ...`` on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from kernelnorm._errors import KernelnormInputError
+
+#: Modules that contribute subcommands via ``register(subparsers)``; importing them is cheap.
+COMMAND_MODULES = (
+    "kernelnorm.cli._theory",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, no usage dump
+        self.exit(2, f"kernelnorm: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="kernelnorm",
+        description="Kernel theory of normalisation-free training (chi_1, fixed points, NTK, "
+        "power decompositions), checked against finite networks.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except KernelnormInputError as err:
+        print(f"kernelnorm: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kernelnorm: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

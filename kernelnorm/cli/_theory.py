@@ -1,0 +1,137 @@
+"""Scalar theory commands: chi1, map, fixed-points, stable-init, critical-line, compare.
+
+None of these import JAX; the target is <= 0.5 s wall per call (benchmarks/cli_latency.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+from kernelnorm.cli._common import (
+    add_json,
+    add_scheme_arguments,
+    correlation,
+    emit,
+    format_number,
+    format_table,
+    nonnegative_float,
+    scheme_from_args,
+    width,
+)
+
+
+def _describe(scheme) -> str:
+    if scheme.name == "bn":
+        return f"bn, {scheme.activation.name}"
+    extra = f", width={format_number(scheme.width)}" if scheme.name == "weight-mean" else ""
+    return (f"{scheme.name}, {scheme.activation.name}, sigma_w2={scheme.sigma_w2:.6g}, "
+            f"sigma_b2={scheme.sigma_b2:.6g}{extra}")
+
+
+def _chi1(args):
+    from kernelnorm._transition import chi_1, phase
+
+    scheme = scheme_from_args(args)
+    value = chi_1(scheme)
+    emit(args, {"chi_1": value, "phase": phase(value), "scheme": _describe(scheme)},
+         f"chi_1 = {value:.15g}   ({phase(value)}; {_describe(scheme)})")
+
+
+def _map(args):
+    import numpy as np
+
+    from kernelnorm._transition import correlation_map, correlation_map_slope
+
+    scheme = scheme_from_args(args)
+    rhos = np.asarray(args.rho, dtype=np.float64)
+    values, slopes = correlation_map(scheme, rhos), correlation_map_slope(scheme, rhos)
+    rows = [{"rho": float(r), "T(rho)": float(t), "T'(rho)": float(s)}
+            for r, t, s in zip(rhos, values, slopes)]
+    emit(args, {"scheme": _describe(scheme), "map": rows},
+         f"correlation map of {_describe(scheme)}\n"
+         + format_table(rows, ["rho", "T(rho)", "T'(rho)"], digits=12))
+
+
+def _fixed_points(args):
+    from kernelnorm._transition import summarise
+
+    summary = summarise(scheme_from_args(args))
+    rows = [{"rho*": p.rho, "slope": p.slope,
+             "stability": ("stable" if p.stable else "unstable") + (" (marginal)" if p.marginal else "")}
+            for p in summary.fixed_points]
+    text = (f"{_describe(scheme_from_args(args))}\n"
+            f"q* = {format_number(summary.q_star, 12)}, chi_1 = {summary.chi_1:.12g} ({summary.phase}), "
+            f"xi_c = {format_number(summary.xi_c)}, xi_q = {format_number(summary.xi_q)}\n"
+            + format_table(rows, ["rho*", "slope", "stability"], digits=12))
+    emit(args, summary.as_dict(), text)
+
+
+def _stable_init(args):
+    from kernelnorm._transition import stable_init
+
+    scheme = scheme_from_args(args)
+    sigma_w2 = stable_init(scheme)
+    payload = {"sigma_w2": sigma_w2, "sigma_w": math.sqrt(sigma_w2), "sigma_b2": args.sigma_b2,
+               "norm": scheme.name, "activation": scheme.activation.name,
+               "width": getattr(scheme, "width", None)}
+    emit(args, payload, f"sigma_w2 = {sigma_w2:.15g}   sigma_w = {math.sqrt(sigma_w2):.15g}   "
+                        f"(q* = 1; {scheme.name}, {scheme.activation.name}, sigma_b2 = {args.sigma_b2:g}"
+                        + (f", width = {format_number(scheme.width)})" if scheme.name == "weight-mean" else ")"))
+
+
+def _critical_line(args):
+    from kernelnorm._schemes import WeightMean, resolve_norm
+    from kernelnorm._transition import critical_line
+
+    cls = resolve_norm(args.norm)
+    kwargs = {"width": args.width} if cls is WeightMean else {}
+    rows = []
+    for sigma_b2 in args.sigma_b2:
+        scheme = cls(args.activation, sigma_w2=1.0, sigma_b2=sigma_b2, **kwargs)
+        rows.append({"sigma_b2": sigma_b2, "sigma_w2": critical_line(scheme)})
+    emit(args, rows, f"critical line (chi_1 = 1) of {args.norm}, {args.activation}\n"
+                     + format_table(rows, ["sigma_b2", "sigma_w2"], digits=12))
+
+
+def _compare(args):
+    from kernelnorm._compare import COMPARE_COLUMNS, compare
+
+    rows = compare(args.activation, width=args.width)
+    emit(args, rows, format_table(rows, COMPARE_COLUMNS))
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("chi1", help="chi_1 = T'(1) and the phase of a scheme")
+    add_scheme_arguments(p)
+    add_json(p)
+    p.set_defaults(run=_chi1)
+
+    p = subparsers.add_parser("map", help="correlation map T(rho) and its slope")
+    add_scheme_arguments(p)
+    p.add_argument("--rho", type=correlation, nargs="+", default=[-1.0, -0.5, 0.0, 0.5, 1.0])
+    add_json(p)
+    p.set_defaults(run=_map)
+
+    p = subparsers.add_parser("fixed-points", help="all fixed points in [-1, 1], slopes, stability")
+    add_scheme_arguments(p)
+    add_json(p)
+    p.set_defaults(run=_fixed_points)
+
+    p = subparsers.add_parser("stable-init", help="sigma_w giving q* = 1 for sigma_b and the architecture")
+    add_scheme_arguments(p)
+    add_json(p)
+    p.set_defaults(run=_stable_init)
+
+    p = subparsers.add_parser("critical-line", help="sigma_w^2 with chi_1 = 1 for given sigma_b^2")
+    p.add_argument("--norm", default="plain", help="plain or weight-mean (default: %(default)s)")
+    p.add_argument("--activation", default="relu")
+    p.add_argument("--sigma-b2", type=nonnegative_float, nargs="+", default=[0.0])
+    p.add_argument("--width", type=width, default=math.inf)
+    add_json(p)
+    p.set_defaults(run=_critical_line)
+
+    p = subparsers.add_parser("compare", help="one table, a row per normalisation scheme")
+    p.add_argument("--activation", default="relu")
+    p.add_argument("--width", type=width, default=math.inf, help="weight-mean input width")
+    add_json(p)
+    p.set_defaults(run=_compare)
