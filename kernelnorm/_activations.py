@@ -187,6 +187,8 @@ class Activation:
         q1, q2, c = (np.asarray(a, dtype=np.float64) for a in (q1, q2, c))
         if self._dual is not None:
             return self._dual(q1, q2, c)
+        if np.array_equal(q1, q2) and np.array_equal(q1, c):  # diagonal: a 1-D integral
+            return _single_expectation(lambda u: self.function(u) ** 2, q1, self.quadrature_order)
         return _pair_expectation(self.function, self.function, q1, q2, c, self.quadrature_order)
 
     def derivative_dual(self, q1, q2, c) -> Array:
@@ -194,6 +196,8 @@ class Activation:
         q1, q2, c = (np.asarray(a, dtype=np.float64) for a in (q1, q2, c))
         if self._derivative_dual is not None:
             return self._derivative_dual(q1, q2, c)
+        if np.array_equal(q1, q2) and np.array_equal(q1, c):
+            return _single_expectation(lambda u: self.derivative(u) ** 2, q1, self.quadrature_order)
         return _pair_expectation(
             self.derivative, self.derivative, q1, q2, c, self.quadrature_order
         )

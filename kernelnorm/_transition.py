@@ -16,7 +16,7 @@ import numpy as np
 
 from kernelnorm._errors import KernelnormInputError, check_correlation, check_nonnegative
 
-_Q_ITERATIONS = 10_000
+_Q_ITERATIONS = 500
 _Q_TOLERANCE = 1e-13
 _SLOPE_TOLERANCE = 1e-9
 PHASE_TOLERANCE = 1e-9
@@ -60,6 +60,20 @@ def _length_slope(scheme, q: float) -> float:
     return float((length_map(scheme, q + h) - length_map(scheme, q - h)) / (2 * h))
 
 
+def _refine_length_root(scheme, q: float) -> float:
+    """Brent's method on ``q' - q`` around a slowly converging iterate (near criticality the
+    iteration approaches ``q*`` only algebraically)."""
+    from scipy.optimize import brentq
+
+    gap = lambda x: float(length_map(scheme, x)) - x  # noqa: E731
+    low, high = q / 2, q * 2
+    for _ in range(60):
+        if gap(low) * gap(high) < 0:
+            return brentq(gap, low, high, xtol=1e-15 * low, rtol=1e-14, maxiter=500)
+        low, high = low / 2, high * 2
+    return q
+
+
 def length_fixed_point(scheme) -> LengthFixedPoint:
     """Fixed point of the length map reached from ``q0 = 1`` (normalised inputs).
 
@@ -88,10 +102,12 @@ def length_fixed_point(scheme) -> LengthFixedPoint:
             raise KernelnormInputError(
                 "--sigma-w2", "the length q diverges for this activation: no fixed point q*"
             )
-        if abs(q_next - q) <= _Q_TOLERANCE * max(1.0, q):
-            q = q_next
-            break
+        converged = abs(q_next - q) <= _Q_TOLERANCE * max(1.0, q)
         q = q_next
+        if converged:
+            break
+    else:
+        q = _refine_length_root(scheme, q)
     if q < 1e-12:
         return LengthFixedPoint(0.0, _length_slope(scheme, 1e-12), 1e-12)
     return LengthFixedPoint(q, _length_slope(scheme, q), q)
@@ -183,7 +199,7 @@ def fixed_points(scheme, *, grid: int = 2001) -> list[FixedPoint]:
         roots.append(
             brentq(
                 lambda r: float(correlation_map(scheme, r, q=q)) - r,
-                rhos[i], rhos[i + 1], xtol=1e-15, rtol=4.5e-16,
+                rhos[i], rhos[i + 1], xtol=1e-15, rtol=1e-15,
             )
         )
     unique: list[float] = []

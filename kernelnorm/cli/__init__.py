@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Kernel theory of normalisation-free training (chi_1, fixed points, NTK, "
         "power decompositions), checked against finite networks.",
     )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     for name in COMMAND_MODULES:
@@ -44,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     except KernelnormInputError as err:
         print(f"kernelnorm: error: {err}", file=sys.stderr)
         return 2
+    except (ArithmeticError, RuntimeError) as err:
+        if getattr(args, "debug", False):
+            raise
+        print(f"kernelnorm: error: {type(err).__name__}: {err} (rerun with --debug for details)",
+              file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("kernelnorm: interrupted", file=sys.stderr)
         return 130
