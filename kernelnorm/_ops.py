@@ -33,3 +33,37 @@ def standardise(x, axis, eps: float = 0.0):
     """
     centred = x - x.mean(axis=axis, keepdims=True)
     return centred * (((centred * centred).mean(axis=axis, keepdims=True) + eps) ** -0.5)
+
+
+def weight_standardise(weights, fan_in_axes: tuple[int, ...] | None = None, eps: float = 0.0):
+    """Weight standardisation: every output unit's fan-in centred and scaled to unit variance
+    (Qiao et al. 2019). ``standardise`` over the fan-in axes of the kernel."""
+    if fan_in_axes is None:
+        fan_in_axes = tuple(range(weights.ndim - 1))
+    return standardise(weights, axis=fan_in_axes, eps=eps)
+
+
+def spatial_mean(filters):
+    """Mean over the spatial axes of an HWIO kernel, one value per ``(in, out)`` slice."""
+    spatial = tuple(range(filters.ndim - 2))
+    return filters.mean(axis=spatial, keepdims=True)
+
+
+def zero_mean_filters(raw):
+    """Channel-wise zero-mean init, CZMI (Mean Shift Rejection §3, THEORY §6).
+
+    ``raw`` is an HWIO kernel drawn from ``U(-1, 1)``. The spatial mean of every ``(in, out)``
+    slice is subtracted, then each filter (one output channel, over ``kh x kw x in``) is divided
+    by its Euclidean norm. Such a filter ignores a per-channel constant added to its input.
+    """
+    centred = raw - spatial_mean(raw)
+    norms = ((centred * centred).sum(axis=tuple(range(raw.ndim - 1)), keepdims=True)) ** 0.5
+    return centred / norms
+
+
+def zero_mean_gradient(gradient, zmg: float = 1.0):
+    """CZMG projection ``grad_V' = grad_V - z mean_spatial(grad_V)`` (Mean Shift Rejection §3).
+
+    With ``zmg = 1`` a CZM filter stays exactly on the zero-mean isocline under SGD.
+    """
+    return gradient - zmg * spatial_mean(gradient)
