@@ -28,7 +28,7 @@ from kernelnorm._errors import KernelnormInputError
 Array = np.ndarray
 
 #: Gauss-Hermite order used for activations without a closed form. At this order the dual of
-#: ``erf`` matches its arcsine closed form to ``QUADRATURE_TOLERANCE`` for variances up to 4
+#: ``erf`` matches its arcsine closed form to ``QUADRATURE_TOLERANCE`` for variances up to 2
 #: (``tests/test_activations.py`` asserts it).
 DEFAULT_QUADRATURE_ORDER = 96
 QUADRATURE_TOLERANCE = 1e-10

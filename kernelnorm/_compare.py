@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import math
 
-from kernelnorm._schemes import BatchNorm, Plain, WeightMean
-from kernelnorm._transition import summarise, with_stable_init
+from dataclasses import replace
 
-#: sigma_b^2 of the "plain, ordered" row: stable init gives sigma_w^2 = 2 (1 - 0.1) for ReLU.
+from kernelnorm._activations import get_activation
+from kernelnorm._schemes import BatchNorm, Plain, WeightMean
+from kernelnorm._transition import critical_line, summarise, with_stable_init
+
 ORDERED_SIGMA_B2 = 0.1
+CRITICAL_SIGMA_B2 = 0.05
 
 
 def comparison_schemes(activation="relu", *, width=math.inf):
-    """``(label, scheme)`` pairs: plain at criticality, plain ordered, weight mean, batch norm."""
-    critical = Plain(activation, sigma_w2=1.0, sigma_b2=0.0)
-    from kernelnorm._transition import critical_line
+    """``(label, scheme)`` pairs: plain at criticality, plain ordered, weight mean, batch norm.
 
-    critical = Plain(activation, sigma_w2=critical_line(critical), sigma_b2=0.0)
+    The critical row has ``chi_1 = 1`` (ReLU: ``(sqrt 2, 0)``; smooth activations need a bias,
+    ``sigma_b2 = 0.05``, for a non-degenerate ``q*``); the ordered row sits at 0.9 times the
+    critical ``sigma_w2`` for ``sigma_b2 = 0.1`` (ReLU: exactly the stable init ``(1.8, 0.1)``).
+    """
+    activation = get_activation(activation)
+    critical_b2 = 0.0 if activation.homogeneous else CRITICAL_SIGMA_B2
+    critical = Plain(activation, sigma_w2=1.0, sigma_b2=critical_b2)
+    ordered = Plain(activation, sigma_w2=1.0, sigma_b2=ORDERED_SIGMA_B2)
     return [
-        ("plain (critical)", critical),
-        ("plain (ordered)", with_stable_init(Plain(activation, sigma_b2=ORDERED_SIGMA_B2))),
+        ("plain (critical)", replace(critical, sigma_w2=critical_line(critical))),
+        ("plain (ordered)", replace(ordered, sigma_w2=0.9 * critical_line(ordered))),
         ("weight mean", with_stable_init(WeightMean(activation, width=width))),
         ("batch norm", BatchNorm(activation)),
     ]

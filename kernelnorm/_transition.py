@@ -273,7 +273,15 @@ def critical_line(scheme) -> float:
         return 1.0 / chi_1(at(1.0))
     from scipy.optimize import brentq
 
-    gap = lambda s2: chi_1(at(s2)) - 1.0  # noqa: E731
+    def gap(sigma_w2):
+        try:
+            return chi_1(at(sigma_w2)) - 1.0
+        except KernelnormInputError:
+            raise KernelnormInputError(
+                "--sigma-b2", f"q diverges at sigma_w2 = {sigma_w2:.6g} before chi_1 reaches 1: "
+                f"no critical point for {scheme.activation.name} at this sigma_b2"
+            ) from None
+
     low, high = 0.5, 1.0
     while gap(low) > 0 and low > 1e-6:
         low /= 2
