@@ -60,16 +60,35 @@ def _length_slope(scheme, q: float) -> float:
     return float((length_map(scheme, q + h) - length_map(scheme, q - h)) / (2 * h))
 
 
-def _refine_length_root(scheme, q: float) -> float:
-    """Brent's method on ``q' - q`` around a slowly converging iterate (near criticality the
-    iteration approaches ``q*`` only algebraically)."""
-    from scipy.optimize import brentq
+def bracketed_root(f, low: float, high: float, *, rtol: float = 1e-15) -> float:
+    """Root of ``f`` in ``[low, high]`` where ``f`` changes sign, by bisection to ``rtol``.
 
+    Bisection (not scipy.optimize) because importing scipy.optimize costs ~0.5 s, ten times the
+    scalar CLI's whole budget; on a sign-change bracket bisection cannot fail.
+    """
+    f_low = f(low)
+    for _ in range(2000):
+        mid = 0.5 * (low + high)
+        if high - low <= rtol * max(abs(mid), 1e-300) or mid in (low, high):
+            return mid
+        f_mid = f(mid)
+        if f_mid == 0:
+            return mid
+        if (f_mid < 0) == (f_low < 0):
+            low, f_low = mid, f_mid
+        else:
+            high = mid
+    return 0.5 * (low + high)
+
+
+def _refine_length_root(scheme, q: float) -> float:
+    """Bisection on ``q' - q`` around a slowly converging iterate (near criticality the
+    iteration approaches ``q*`` only algebraically)."""
     gap = lambda x: float(length_map(scheme, x)) - x  # noqa: E731
     low, high = q / 2, q * 2
     for _ in range(60):
         if gap(low) * gap(high) < 0:
-            return brentq(gap, low, high, xtol=1e-15 * low, rtol=1e-14, maxiter=500)
+            return bracketed_root(gap, low, high)
         low, high = low / 2, high * 2
     return q
 
@@ -183,12 +202,10 @@ def _classify(scheme, q, rho: float) -> FixedPoint:
 def fixed_points(scheme, *, grid: int = 2001) -> list[FixedPoint]:
     """All fixed points of the correlation map in ``[-1, 1]``, with slope and stability.
 
-    Roots of ``T(rho) - rho`` are bracketed on a uniform grid and refined with Brent's method;
+    Roots of ``T(rho) - rho`` are bracketed on a uniform grid and refined by bisection;
     the endpoints are tested exactly. A fixed point with ``|slope| = 1`` is ``marginal`` and is
     called stable when it attracts from both sides that exist (e.g. ``rho = 1`` at criticality).
     """
-    from scipy.optimize import brentq
-
     scheme, q = _operating_scheme(scheme)
     rhos = np.linspace(-1.0, 1.0, grid)
     gap = correlation_map(scheme, rhos, q=q) - rhos
@@ -196,12 +213,8 @@ def fixed_points(scheme, *, grid: int = 2001) -> list[FixedPoint]:
     for i in np.flatnonzero(np.abs(gap) <= 1e-14):
         roots.append(float(rhos[i]))
     for i in np.flatnonzero(gap[:-1] * gap[1:] < 0):
-        roots.append(
-            brentq(
-                lambda r: float(correlation_map(scheme, r, q=q)) - r,
-                rhos[i], rhos[i + 1], xtol=1e-15, rtol=1e-15,
-            )
-        )
+        gap_at = lambda r: float(correlation_map(scheme, r, q=q)) - r  # noqa: E731
+        roots.append(bracketed_root(gap_at, rhos[i], rhos[i + 1]))
     unique: list[float] = []
     for root in sorted(roots):
         if not unique or root - unique[-1] > 1e-9:
@@ -260,7 +273,7 @@ def with_stable_init(scheme):
 def critical_line(scheme) -> float:
     """``sigma_w2`` with ``chi_1 = 1`` at the scheme's ``sigma_b2`` (any activation).
 
-    Solved by Brent's method on ``chi_1(sigma_w2) - 1`` after bracketing by doubling; for
+    Solved by bisection on ``chi_1(sigma_w2) - 1`` after bracketing by doubling; for
     homogeneous activations ``chi_1`` is linear in ``sigma_w2`` and the solve is exact
     (ReLU: ``sigma_w2 = 2``; weight mean: ``2 n / (n - 1)``).
     """
@@ -271,8 +284,6 @@ def critical_line(scheme) -> float:
     at = lambda s2: dataclasses.replace(scheme, sigma_w2=s2)  # noqa: E731
     if scheme.activation.homogeneous:
         return 1.0 / chi_1(at(1.0))
-    from scipy.optimize import brentq
-
     def gap(sigma_w2):
         try:
             return chi_1(at(sigma_w2)) - 1.0
@@ -289,7 +300,7 @@ def critical_line(scheme) -> float:
         high *= 2
         if high > 1e4:
             raise KernelnormInputError("--sigma-b2", "chi_1 stays below 1: no critical sigma_w")
-    return brentq(gap, low, high, xtol=1e-14, rtol=1e-14)
+    return bracketed_root(gap, low, high, rtol=1e-14)
 
 
 @dataclass(frozen=True)
