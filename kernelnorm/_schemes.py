@@ -189,7 +189,81 @@ class BatchNorm:
         return standardise(x @ params["w"], axis=0, eps=self.eps)
 
 
+def _divide_by_scale(kernel, q1, q2):
+    """``kernel / sqrt(q1 q2)``, 0 where a length vanishes."""
+    kernel = np.asarray(kernel, dtype=np.float64)
+    scale = np.sqrt(np.asarray(q1, dtype=np.float64) * q2)
+    shape = np.broadcast(kernel, scale).shape
+    return np.divide(kernel, scale, out=np.zeros(shape), where=scale > 0)
+
+
+@dataclass(frozen=True)
+class LayerNorm(Plain):
+    """Dense block followed by layer norm: standardise every example across its units.
+
+    The block is ``h' = standardise(sqrt(sigma_w2/n) phi(h) @ W + sqrt(sigma_b2) b, axis=-1)``.
+    At infinite width the across-unit mean and variance of ``h'`` tend to ``0`` and to the
+    plain length ``q'``, so the kernel is the plain kernel normalised to unit length::
+
+        (q1', q2', c') = (1, 1, c_plain / sqrt(q1_plain q2_plain))
+
+    where ``(q_plain, c_plain)`` is :meth:`Plain.kernel_map`. The correlation map therefore
+    equals the plain one; only lengths differ. ``T_dot = T_dot_plain / sqrt(q1_plain q2_plain)``.
+
+    Example: ``LayerNorm("relu").kernel_map(1.0, 1.0, 0.0)`` gives ``(1, 1, 1/pi)``.
+    """
+
+    name = "ln"
+
+    def kernel_map(self, q1, q2, c):
+        q1_plain, q2_plain, c_plain = super().kernel_map(q1, q2, c)
+        ones = np.ones_like(np.asarray(c_plain, dtype=np.float64))
+        return ones, ones, _divide_by_scale(c_plain, q1_plain, q2_plain)
+
+    def derivative_kernel(self, q1, q2, c):
+        """``d c'/d c = sigma_w2 E[phi'(u) phi'(v)] / sqrt(q1_plain q2_plain)``."""
+        q1_plain, q2_plain, _ = super().kernel_map(q1, q2, c)
+        return _divide_by_scale(super().derivative_kernel(q1, q2, c), q1_plain, q2_plain)
+
+    def apply(self, params, h, *, first: bool = False):
+        return standardise(super().apply(params, h, first=first), axis=-1)
+
+
+@dataclass(frozen=True)
+class MiniBatchNorm(BatchNorm):
+    """Batch norm over mini-batches of ``batch_size`` consecutive examples (Ioffe & Szegedy).
+
+    ``apply`` splits the batch axis into groups of ``batch_size`` and standardises each group
+    separately (the batch length must be a multiple of ``batch_size``). The analytic maps are
+    :class:`BatchNorm`'s, i.e. the ``batch_size -> infinity`` idealisation (THEORY §4); the
+    finite-batch correction (gradient growth, Gram fixed point, Yang et al. 2019) is measured
+    by :mod:`kernelnorm.montecarlo`, not predicted here.
+
+    Example: ``MiniBatchNorm("relu", batch_size=8).apply(params, h)`` with ``h`` of shape
+    ``(32, n)`` normalises 4 groups of 8 examples.
+    """
+
+    batch_size: int = 32
+    name = "bn-batch"
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_width("--batch-size", self.batch_size)
+
+    def apply(self, params, h, *, first: bool = False):
+        x = h if first else self.activation(h)
+        z = x @ params["w"]
+        total, units = z.shape
+        if total % self.batch_size:
+            raise KernelnormInputError(
+                "--batch-size", f"must divide the number of inputs {total}, got {self.batch_size}"
+            )
+        groups = z.reshape(total // self.batch_size, self.batch_size, units)
+        return standardise(groups, axis=1, eps=self.eps).reshape(total, units)
+
+
 SCHEMES = {"plain": Plain, "weight-mean": WeightMean, "bn": BatchNorm}
+SCHEMES["ln"] = LayerNorm
 
 
 def resolve_norm(norm: str) -> type:
