@@ -122,3 +122,27 @@ def test_user_callable_uses_quadrature_and_numeric_derivative():
     samples = sigmoid(u) * sigmoid(v)
     stderr = samples.std() / math.sqrt(len(u))
     assert abs(softplus.derivative_dual(1.0, 1.0, 0.5) - samples.mean()) < 5 * stderr
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+variances = st.floats(min_value=1e-3, max_value=2.0)
+correlations = st.floats(min_value=-1.0, max_value=1.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.sampled_from(sorted(ACTIVATIONS)), q1=variances, q2=variances, rho=correlations)
+def test_dual_obeys_cauchy_schwarz(name, q1, q2, rho):
+    """|E[phi(u)phi(v)]| <= sqrt(E[phi(u)^2] E[phi(v)^2]) for every covariance."""
+    activation = get_activation(name)
+    c = rho * math.sqrt(q1 * q2)
+    bound = math.sqrt(activation.second_moment(q1) * activation.second_moment(q2))
+    assert abs(float(activation.dual(q1, q2, c))) <= bound * (1 + 1e-9) + 1e-12
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.sampled_from(["relu", "erf", "tanh"]), q1=variances, q2=variances)
+def test_centred_dual_at_zero_correlation_vanishes(name, q1, q2):
+    """Independent u, v: E[phi(u)phi(v)] = E[phi(u)] E[phi(v)], so the centred kernel is 0 at c = 0."""
+    assert float(get_activation(name).centred_dual(q1, q2, 0.0)) == pytest.approx(0.0, abs=1e-13)
