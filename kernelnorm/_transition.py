@@ -199,13 +199,16 @@ def _classify(scheme, q, rho: float) -> FixedPoint:
     return FixedPoint(rho, slope, attracting, True)
 
 
-def fixed_points(scheme, *, grid: int = 2001) -> list[FixedPoint]:
+def fixed_points(scheme, *, grid: int | None = None) -> list[FixedPoint]:
     """All fixed points of the correlation map in ``[-1, 1]``, with slope and stability.
 
-    Roots of ``T(rho) - rho`` are bracketed on a uniform grid and refined by bisection;
+    Roots of ``T(rho) - rho`` are bracketed on a uniform grid (2001 points; 257 when the
+    activation needs quadrature) and refined by bisection;
     the endpoints are tested exactly. A fixed point with ``|slope| = 1`` is ``marginal`` and is
     called stable when it attracts from both sides that exist (e.g. ``rho = 1`` at criticality).
     """
+    if grid is None:  # quadrature activations cost ~1e4 evaluations per grid point
+        grid = 2001 if scheme.activation.closed_form else 257
     scheme, q = _operating_scheme(scheme)
     rhos = np.linspace(-1.0, 1.0, grid)
     gap = correlation_map(scheme, rhos, q=q) - rhos
@@ -222,9 +225,10 @@ def fixed_points(scheme, *, grid: int = 2001) -> list[FixedPoint]:
     return [_classify(scheme, q, r) for r in unique]
 
 
-def stable_fixed_point(scheme) -> FixedPoint:
-    """The attracting fixed point of the correlation map (the one deep nets converge to)."""
-    stable = [p for p in fixed_points(scheme) if p.stable]
+def stable_fixed_point(scheme, points: list[FixedPoint] | None = None) -> FixedPoint:
+    """The attracting fixed point of the correlation map (the one deep nets converge to);
+    ``points`` reuses an earlier :func:`fixed_points` result."""
+    stable = [p for p in (points if points is not None else fixed_points(scheme)) if p.stable]
     if not stable:
         raise KernelnormInputError("--norm", "the correlation map has no stable fixed point")
     return min(stable, key=lambda p: abs(p.slope))
@@ -329,7 +333,7 @@ class TransitionSummary:
 def summarise(scheme) -> TransitionSummary:
     """Length fixed point, ``chi_1``, phase, all fixed points, the stable one and depth scales."""
     points = tuple(fixed_points(scheme))
-    stable = stable_fixed_point(scheme)
+    stable = stable_fixed_point(scheme, list(points))
     length = length_fixed_point(scheme)
     chi = chi_1(scheme)
     return TransitionSummary(
