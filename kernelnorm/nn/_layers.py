@@ -1,0 +1,225 @@
+"""Layers of the trainable networks as plain functions of a :class:`Context`.
+
+A network is one Python function ``forward(ctx, x)``. Run under an *init* context it creates the
+parameters and records what every kernel is (:class:`LayerInfo`); run under an *apply* context
+it reads them. The scheme (``kernelnorm.nn._schemes.NormScheme``) is read here and only here.
+Finite-network operations are the shared ones of :mod:`kernelnorm._ops`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+
+from kernelnorm._activations import get_activation
+from kernelnorm._errors import KernelnormInputError
+from kernelnorm._ops import standardise, weight_mean, weight_standardise, zero_mean_filters
+
+BN_MOMENTUM = 0.1  # running <- (1 - m) running + m batch (PyTorch convention)
+NORM_EPS = 1e-5
+WS_EPS = 1e-8
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """What a kernel is: read by the optimiser masks (weight mean, CZMG, LUMA, decay)."""
+
+    name: str
+    shape: tuple[int, ...]
+    fan_in: int
+    spatial: int
+    first: bool
+    weight_mean: bool
+    czm_filter: bool
+    reparam: bool
+
+
+def theorem3_sigma_w2(fan_in: int) -> float:
+    """Stable init of a weight-mean layer with input width ``n``: ``sigma_w^2 = 2n/((n-1)(1-1/pi))``
+    (MimicNorm Theorem 3), taken from the analytic solver ``kernelnorm._transition.stable_init``."""
+    from kernelnorm._schemes import WeightMean
+    from kernelnorm._transition import stable_init
+
+    return stable_init(WeightMean("relu", sigma_w2=1.0, sigma_b2=0.0, width=fan_in))
+
+
+class Context:
+    """Parameter store of one forward pass (``mode`` is ``"init"`` or ``"apply"``)."""
+
+    def __init__(self, scheme, *, mode, params=None, state=None, key=None, train=False,
+                 dtype=jnp.float32, activation="relu"):
+        self.scheme = scheme
+        self.mode = mode
+        self.params = {} if params is None else params
+        self.state = {} if state is None else state
+        self.new_state: dict = {}
+        self.info: dict[str, LayerInfo] = {}
+        self.key = key
+        self.train = train
+        self.dtype = dtype
+        self.activation = get_activation(activation)
+        self._count = 0
+
+    @property
+    def init(self) -> bool:
+        return self.mode == "init"
+
+    def next_key(self):
+        self._count += 1
+        return jax.random.fold_in(self.key, self._count)
+
+    def get(self, layer: str, name: str, make):
+        """Parameter ``name`` of ``layer``: created by ``make(key)`` at init, read otherwise."""
+        if self.init:
+            self.params.setdefault(layer, {})[name] = make(self.next_key())
+        return self.params[layer][name]
+
+
+def kernel(ctx: Context, name: str, shape: tuple[int, ...], *, first: bool = False,
+           scalar_init: float | None = None):
+    """The effective kernel ``W`` (dense ``(in, out)`` or conv HWIO) of layer ``name``.
+
+    ``scalar_init`` adds a trainable scalar ``alpha`` folded into the kernel, ``alpha W``: the
+    residual-branch multiplier of MimicNorm/SkipInit at no activation memory (Appendix C).
+    """
+    s = ctx.scheme
+    fan_in, spatial = math.prod(shape[:-1]), math.prod(shape[:-2]) if len(shape) == 4 else 1
+    use_wm = s.weight_mean and fan_in > s.fan_in_threshold and not s.czm
+    if ctx.init:
+        ctx.info[name] = LayerInfo(name, tuple(shape), fan_in, spatial, first, use_wm,
+                                   s.czm and spatial > 1 and not first, s.czm)
+    if s.czm:
+        v = ctx.get(name, "v", lambda k: _czm_init(k, shape, ctx.info[name].czm_filter, ctx.dtype))
+        g = ctx.get(name, "g", lambda k: jnp.full((shape[-1],), math.log(s.g_init), ctx.dtype))
+        w = jnp.exp(g) * v
+    elif s.weight_standardise:
+        v = ctx.get(name, "w", lambda k: jax.random.normal(k, shape, ctx.dtype))
+        w = math.sqrt(2.0 / fan_in) * weight_standardise(v, eps=WS_EPS)
+    else:
+        sigma_w2 = theorem3_sigma_w2(fan_in) if use_wm and s.init_scale == "theorem3" else 2.0
+
+        def make(k):
+            w0 = jax.random.normal(k, shape, ctx.dtype) * math.sqrt(sigma_w2 / fan_in)
+            return weight_mean(w0) if use_wm and s.weight_mean_mode == "project" else w0
+
+        w = ctx.get(name, "w", make)
+        if use_wm and s.weight_mean_mode == "graph":
+            w = weight_mean(w)
+    if scalar_init is not None:
+        w = ctx.get(name, "alpha", lambda k: jnp.asarray(scalar_init, ctx.dtype)) * w
+    return w
+
+
+def _czm_init(key, shape, czm_filter: bool, dtype):
+    """CZMI for spatial filters (Mean Shift Rejection §3.2), otherwise a Gaussian kernel; both
+    with unit-norm filters so that ``W = e^g V`` starts at ``||W_f|| = e^g``."""
+    if czm_filter:
+        return zero_mean_filters(jax.random.uniform(key, shape, dtype, -1.0, 1.0))
+    raw = jax.random.normal(key, shape, dtype)
+    return raw / jnp.sqrt((raw * raw).sum(axis=tuple(range(len(shape) - 1)), keepdims=True))
+
+
+def bias(ctx: Context, name: str, h):
+    if not ctx.scheme.has_bias:
+        return h
+    return h + ctx.get(name, "b", lambda k: jnp.zeros((h.shape[-1],), ctx.dtype))
+
+
+def conv(ctx: Context, name: str, x, out: int, size: int = 3, stride: int = 1, *,
+         first: bool = False, scalar_init: float | None = None):
+    """``size x size`` convolution, SAME padding, NHWC/HWIO, plus bias when the scheme has one."""
+    w = kernel(ctx, name, (size, size, x.shape[-1], out), first=first, scalar_init=scalar_init)
+    y = jax.lax.conv_general_dilated(x, w.astype(x.dtype), (stride, stride), "SAME",
+                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return bias(ctx, name, y)
+
+
+def dense(ctx: Context, name: str, x, out: int, *, first: bool = False):
+    w = kernel(ctx, name, (x.shape[-1], out), first=first)
+    return bias(ctx, name, x @ w.astype(x.dtype))
+
+
+def _stat_axes(h):
+    return tuple(range(h.ndim - 1))
+
+
+def batch_norm(ctx: Context, name: str, h):
+    """BN without affine: batch statistics in training (running averages updated), running
+    statistics at evaluation. Statistics over batch (and spatial) axes, ``standardise``."""
+    axes = _stat_axes(h)
+    if ctx.init:
+        ctx.state[name] = {"mean": jnp.zeros(h.shape[-1], ctx.dtype), "var": jnp.ones(h.shape[-1], ctx.dtype)}
+    running = ctx.state[name]
+    if ctx.train or ctx.init:
+        mean = jax.lax.stop_gradient(h.mean(axis=axes))
+        var = jax.lax.stop_gradient(((h - mean) ** 2).mean(axis=axes))
+        ctx.new_state[name] = {"mean": (1 - BN_MOMENTUM) * running["mean"] + BN_MOMENTUM * mean,
+                               "var": (1 - BN_MOMENTUM) * running["var"] + BN_MOMENTUM * var}
+        return standardise(h, axis=axes, eps=NORM_EPS)
+    ctx.new_state[name] = running
+    return (h - running["mean"]) * jax.lax.rsqrt(running["var"] + NORM_EPS)
+
+
+def _standardise_activations(ctx: Context, name: str, h):
+    """The normalisation step: BN, LN (all but batch), IN (spatial), GN (spatial x group)."""
+    kind = ctx.scheme.activation_norm
+    if kind == "bn":
+        return batch_norm(ctx, name, h)
+    if kind == "ln":
+        return standardise(h, axis=tuple(range(1, h.ndim)), eps=NORM_EPS)
+    if kind == "in":
+        if h.ndim != 4:
+            raise KernelnormInputError("--norm", "instance norm needs convolutional feature maps, not a dense layer")
+        return standardise(h, axis=(1, 2), eps=NORM_EPS)
+    if kind == "gn":
+        groups = ctx.scheme.groups
+        channels = h.shape[-1]
+        if channels % groups:
+            raise KernelnormInputError("--groups", f"must divide the width {channels}, got {groups}")
+        grouped = h.reshape(*h.shape[:-1], groups, channels // groups)
+        axes = tuple(range(1, grouped.ndim - 2)) + (grouped.ndim - 1,)
+        return standardise(grouped, axis=axes, eps=NORM_EPS).reshape(h.shape)
+    raise KernelnormInputError("--norm", f"unknown activation normalisation {kind!r}")
+
+
+def norm_act(ctx: Context, name: str, h, *, activate: bool = True):
+    """Normalisation step + per-channel affine + activation (or Proxy Norm in place of the
+    activation step: ``proxy_normalise(y, gamma, beta, phi)``, Labatie et al. Eq. 7)."""
+    s = ctx.scheme
+    if s.activation_norm is not None:
+        y = _standardise_activations(ctx, name + "/norm", h)
+        gamma = ctx.get(name + "/norm", "scale", lambda k: jnp.ones((h.shape[-1],), ctx.dtype))
+        beta = ctx.get(name + "/norm", "shift", lambda k: jnp.zeros((h.shape[-1],), ctx.dtype))
+        if s.proxy and activate:
+            from kernelnorm._proxy import proxy_normalise
+
+            return proxy_normalise(y, gamma, beta, ctx.activation)
+        h = gamma * y + beta
+    return ctx.activation.function(h) if activate else h
+
+
+def residual_scale(ctx: Context, name: str, h, scalar_init: float | None):
+    """Residual-branch scalar applied after a normalisation (not foldable into the kernel)."""
+    if scalar_init is None:
+        return h
+    return ctx.get(name, "alpha", lambda k: jnp.asarray(scalar_init, ctx.dtype)) * h
+
+
+def multiplicative_noise(ctx: Context, x):
+    """``x * u``, ``u ~ U(1 - a, 1 + a)`` elementwise, training only (Mean Shift Rejection §4.4)."""
+    a = ctx.scheme.noise
+    if not (ctx.scheme.czm and ctx.train and a > 0):
+        return x
+    return x * jax.random.uniform(ctx.next_key(), x.shape, x.dtype, 1.0 - a, 1.0 + a)
+
+
+def last_batch_norm(ctx: Context, logits):
+    """MimicNorm's last BN: BN without affine on the ``(B, C)`` logits."""
+    return batch_norm(ctx, "last_bn", logits) if ctx.scheme.last_bn else logits
+
+
+def max_pool(x):
+    return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
