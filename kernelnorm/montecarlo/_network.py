@@ -1,0 +1,189 @@
+"""Finite random networks built from the analytic core's scheme objects.
+
+A network of depth ``L`` is ``h_1 = first_layer(scheme)`` applied to the inputs (a plain dense
+map, whose kernel is :func:`kernelnorm.input_kernel`), then ``h_{l+1} = scheme.apply(params_l,
+h_l)`` with ``params_l = scheme.init(key_l, n, n)``: exactly the objects whose ``kernel_map``
+the analytic core iterates. Seeds are batched with ``jax.vmap``, depth runs in ``lax.scan``,
+and weights are drawn inside the scan from explicit keys (never stored).
+
+Two engines give the same law of the pre-activations:
+
+* ``"weights"``: the literal network, ``n x n`` Gaussian weights per layer.
+* ``"reduced"``: :func:`reduce_layer_input` replaces the ``(B, n)`` layer input by a
+  ``(B, B + 1)`` matrix ``R`` with ``x @ W = R @ W'`` for ``W' = (QH)^T W``, which again has iid
+  ``N(0, 1)`` entries; the scheme's own ``init``/``apply`` then run at fan-in ``B + 1``. It draws
+  ``(B + 1) n`` instead of ``n^2`` normals per layer and is used whenever ``B + 1 < n``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import NamedTuple
+
+from kernelnorm._errors import KernelnormInputError
+from kernelnorm._schemes import Plain
+
+ENGINES = ("reduced", "weights")
+
+#: Relative diagonal jitter of the Gram factorisation (makes duplicated inputs factorisable);
+#: the sampled law differs from the exact one by an independent perturbation of this
+#: relative variance.
+JITTER = {"float64": 1e-12, "float32": 1e-6}
+
+
+class LayerStatistics(NamedTuple):
+    """Per-layer kernels of one network (leading axes: seeds if batched, then depth).
+
+    Attributes:
+        lengths: ``q_a = mean_j h_aj^2`` for every input, ``(..., depth, m)``.
+        covariances: ``c_p = mean_j h_aj h_bj`` for every tracked pair, ``(..., depth, P)``.
+        correlations: ``c_p / sqrt(q_a q_b)``, ``(..., depth, P)``.
+    """
+
+    lengths: object
+    covariances: object
+    correlations: object
+
+
+def first_layer(scheme) -> Plain:
+    """The plain dense map on the inputs (``K1 = sigma_w2 K0 + sigma_b2``, ``input_kernel``)."""
+    return Plain(scheme.activation, sigma_w2=scheme.sigma_w2, sigma_b2=scheme.sigma_b2)
+
+
+def reduce_layer_input(x, *, jitter: float | None = None):
+    """Exact reduction of a dense layer input ``x`` ``(B, n)`` to ``R`` ``(B, B + 1)``.
+
+    With ``X = [1/sqrt(n); x]`` (``k = B + 1`` rows) and the Cholesky factor ``X X^T = L L^T``,
+    ``X = L Q^T`` with orthonormal rows ``Q^T`` whose first row is ``1/sqrt(n)``. A Householder
+    reflection ``H`` maps ``e_1`` to ``1_k/sqrt(k)``; then, for any ``W`` ``(n, n_out)``,
+
+        x @ W = R0 @ W',   x @ W_bar = R0 @ W'_bar,   R0 = L[1:] H,  W' = H Q^T W,
+
+    where ``W_bar`` is the fan-in-centred weight (MimicNorm Eq. 10) on both sides. ``W'`` has
+    iid ``N(0, 1)`` entries when ``W`` does. The returned ``R = sqrt(k/n) R0`` absorbs the
+    change of the ``sqrt(sigma_w2 / fan_in)`` scale, so ``scheme.apply(init(key, k, m), R,
+    first=True)`` has the law of ``scheme.apply(init(key, n, m), x, first=True)``.
+
+    Args:
+        x: layer input (after the activation), ``(B, n)`` with ``B + 1 <= n``.
+        jitter: relative diagonal jitter of ``X X^T`` (default :data:`JITTER` for the dtype).
+    """
+    import jax.numpy as jnp
+
+    batch, n = x.shape
+    k = batch + 1
+    if jitter is None:
+        jitter = JITTER.get(str(x.dtype), 1e-6)
+    ones = jnp.full((1, n), 1.0 / math.sqrt(n), dtype=x.dtype)
+    augmented = jnp.concatenate([ones, x], axis=0)
+    gram = augmented @ augmented.T
+    gram = gram + (jitter * jnp.trace(gram) / k) * jnp.eye(k, dtype=x.dtype)
+    lower = jnp.linalg.cholesky(gram)[1:]
+    v = -jnp.full((k,), 1.0 / math.sqrt(k), dtype=x.dtype)
+    v = v.at[0].add(1.0)
+    reflected = lower - (2.0 / (v @ v)) * jnp.outer(lower @ v, v)
+    return math.sqrt(k / n) * reflected
+
+
+def _layer(scheme, key, h, width: int, *, first: bool, engine: str):
+    block = first_layer(scheme) if first else scheme
+    x = h if first else scheme.activation(h)
+    if engine == "reduced" and x.shape[0] + 1 < x.shape[1]:
+        x = reduce_layer_input(x)
+    params = block.init(key, x.shape[1], width)
+    return block.apply(params, x, first=True)
+
+
+def _statistics(h, pairs) -> LayerStatistics:
+    import jax.numpy as jnp
+
+    lengths = jnp.mean(h * h, axis=-1)
+    covariances = jnp.mean(h[pairs[:, 0]] * h[pairs[:, 1]], axis=-1)
+    correlations = covariances / jnp.sqrt(lengths[pairs[:, 0]] * lengths[pairs[:, 1]])
+    return LayerStatistics(lengths, covariances, correlations)
+
+
+def check_network(width: int, depth: int, engine: str) -> None:
+    if int(width) != width or width < 2:
+        raise KernelnormInputError("--width", f"must be an integer >= 2, got {width!r}")
+    if int(depth) != depth or depth < 1:
+        raise KernelnormInputError("--depth", f"must be an integer >= 1, got {depth!r}")
+    if engine not in ENGINES:
+        raise KernelnormInputError("--engine", f"choose from {', '.join(ENGINES)}, got {engine!r}")
+
+
+def network_statistics(scheme, x, pairs, *, key, width: int, depth: int, engine: str = "reduced"):
+    """Per-layer :class:`LayerStatistics` of one random network (JAX-traceable in ``key``).
+
+    Args:
+        scheme: a scheme of :mod:`kernelnorm._schemes`.
+        x: inputs ``(m, n0)``; ``pairs``: int ``(P, 2)`` rows of ``x`` to track.
+        key: the network's PRNG key; ``width``, ``depth``: hidden width and number of layers.
+        engine: ``"reduced"`` (same law, fewer random numbers) or ``"weights"`` (literal).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    keys = jax.random.split(key, depth)
+    h = _layer(scheme, keys[0], x, width, first=True, engine=engine)
+    first_stats = _statistics(h, pairs)
+    if depth == 1:
+        return jax.tree_util.tree_map(lambda a: a[None], first_stats)
+
+    def step(h, layer_key):
+        h = _layer(scheme, layer_key, h, width, first=False, engine=engine)
+        return h, _statistics(h, pairs)
+
+    _, rest = jax.lax.scan(step, h, keys[1:])
+    return jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first_stats, rest)
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(scheme, width: int, depth: int, engine: str):
+    import jax
+
+    def run(keys, x, pairs):
+        one = lambda k: network_statistics(  # noqa: E731
+            scheme, x, pairs, key=k, width=width, depth=depth, engine=engine)
+        return jax.vmap(one)(keys)
+
+    return jax.jit(run)
+
+
+def seed_keys(seed: int, seeds: int):
+    """``seeds`` independent keys derived from the integer ``seed`` (same seed, same keys)."""
+    import jax
+
+    return jax.random.split(jax.random.key(seed), seeds)
+
+
+def sample_statistics(scheme, x, pairs, *, seed: int, seeds: int, width: int, depth: int,
+                      engine: str = "reduced", chunk: int | None = None, progress=None):
+    """:func:`network_statistics` for ``seeds`` networks, ``vmap``-ed in chunks of ``chunk``.
+
+    Returns numpy :class:`LayerStatistics` with leading axes ``(seeds, depth)``. ``progress``,
+    if given, is called with the number of networks finished after every chunk. The result
+    does not depend on ``chunk`` (keys are split once from ``seed``).
+    """
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    check_network(width, depth, engine)
+    if seeds < 1:
+        raise KernelnormInputError("--seeds", f"must be >= 1, got {seeds}")
+    chunk = seeds if chunk is None else max(1, min(chunk, seeds))
+    run = _compiled(scheme, int(width), int(depth), engine)
+    keys = seed_keys(seed, seeds)
+    x, pairs = jnp.asarray(x), jnp.asarray(pairs)
+    parts = []
+    for start in range(0, seeds, chunk):
+        block = keys[start:start + chunk]
+        if len(block) < chunk:  # keep one compiled shape: pad, then drop the padding
+            block = jnp.concatenate([block, keys[: chunk - len(block)]])
+        result = jax.device_get(run(block, x, pairs))
+        parts.append(jax.tree_util.tree_map(lambda a: a[: min(chunk, seeds - start)], result))
+        if progress is not None:
+            progress(min(chunk, seeds - start))
+    return LayerStatistics(*(np.concatenate([getattr(p, f) for p in parts]) for f in LayerStatistics._fields))
