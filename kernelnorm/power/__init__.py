@@ -1,0 +1,62 @@
+"""Power decomposition of random conv nets (Proxy Norm §3–5, THEORY §7).
+
+Which normalisations avoid channel-wise collapse? Random conv nets of Proxy Norm Definition 1
+with every normalisation step of the project (none, BN, LN, IN, GN, LN+PN, GN+PN, LN+WS,
+MimicNorm's weight mean, CZM filters), the four-term power decomposition of the normalised
+pre-activations, channel imbalance and channel-wise linearity, over independent realisations.
+JAX is imported only when a net is run.
+"""
+
+from kernelnorm.power._decomposition import (
+    TERMS,
+    channel_imbalance,
+    channel_linearity,
+    layer_shares,
+    power_terms,
+)
+from kernelnorm.power._inputs import SOURCES, make_inputs
+from kernelnorm.power._nets import NetConfig, apply_layer, init_layer, run_realisation
+from kernelnorm.power._profile import (
+    COMPARE_NORMS,
+    PowerProfile,
+    collapse_shares,
+    log_rate,
+    power_profile,
+    theorem1_rate,
+)
+from kernelnorm.power._schemes import (
+    DEFAULT_GROUPS,
+    SCHEMES,
+    PowerScheme,
+    check_groups,
+    normalise,
+    resolve_power_scheme,
+    weight_gain2,
+)
+
+__all__ = [
+    "COMPARE_NORMS",
+    "DEFAULT_GROUPS",
+    "NetConfig",
+    "PowerProfile",
+    "PowerScheme",
+    "SCHEMES",
+    "SOURCES",
+    "TERMS",
+    "apply_layer",
+    "channel_imbalance",
+    "channel_linearity",
+    "check_groups",
+    "collapse_shares",
+    "init_layer",
+    "layer_shares",
+    "log_rate",
+    "make_inputs",
+    "normalise",
+    "power_profile",
+    "power_terms",
+    "resolve_power_scheme",
+    "run_realisation",
+    "theorem1_rate",
+    "weight_gain2",
+]

@@ -1,0 +1,147 @@
+"""Random conv nets of Proxy Norm Definition 1 / Figure 2 in JAX (jit, ``lax.scan`` over depth).
+
+Every layer is ``h = conv(x, W)`` (``k x k`` kernel, periodic boundaries, stride 1),
+``y = norm(h)`` and the activation step ``x' = phi(gamma y + beta)`` (or its proxy-normalised
+version, PN Eq. 7). Parameters are drawn once per realisation: ``W`` truncated normal (at
+``+-2`` std, rescaled to unit variance) times ``gain / sqrt(fan_in)``, ``gamma ~ N(1, 0.2^2)``,
+``beta ~ N(0, 0.2^2)`` (their §A.1). Only the per-layer, per-channel power terms of ``y`` and the
+layer's channel-wise linearity leave the compiled loop, so memory does not grow with depth.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from kernelnorm.power._schemes import DEFAULT_GROUPS, PowerScheme, weight_gain2
+
+#: Std of the standard normal truncated to [-2, 2]; dividing by it gives unit variance.
+TRUNCATED_NORMAL_STD = math.sqrt(
+    1.0 - 4.0 * math.exp(-2.0) / math.sqrt(2.0 * math.pi) / math.erf(2.0 / math.sqrt(2.0)))
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """Static description of a random conv net (hashable: it keys the jit cache).
+
+    Attributes:
+        scheme: the normalisation scheme.
+        depth, width: number of conv layers and channels per layer.
+        activation: name or callable of ``phi``.
+        groups: GN groups.
+        kernel_size: spatial size ``k`` of the ``k x k`` (or ``k``) kernels.
+        norm_eps: ``eps`` of the normalisation step (0: Proposition 1 holds exactly).
+        proxy_eps, n_quantiles: PN's ``eps`` and number of Gaussian quantiles.
+        gamma_std, beta_std: ``gamma ~ N(1, gamma_std^2)``, ``beta ~ N(0, beta_std^2)``.
+        dtype: ``"float32"`` or ``"float64"`` (needs ``JAX_ENABLE_X64``).
+    """
+
+    scheme: PowerScheme
+    depth: int
+    width: int
+    activation: object = "relu"
+    groups: int = DEFAULT_GROUPS
+    kernel_size: int = 3
+    norm_eps: float = 0.0
+    proxy_eps: float = 0.03
+    n_quantiles: int = 200
+    gamma_std: float = 0.2
+    beta_std: float = 0.2
+    dtype: str = "float32"
+
+
+def _conv_periodic(x, w):
+    """Stride-1 convolution with periodic (circular) boundaries, channel last, 1-D or 2-D."""
+    import jax
+    import jax.numpy as jnp
+
+    pad = w.shape[0] // 2
+    spatial = x.ndim - 2
+    padded = jnp.pad(x, ((0, 0),) + ((pad, pad),) * spatial + ((0, 0),), mode="wrap")
+    numbers = ("NWC", "WIO", "NWC") if spatial == 1 else ("NHWC", "HWIO", "NHWC")
+    return jax.lax.conv_general_dilated(padded, w, (1,) * spatial, "VALID",
+                                        dimension_numbers=numbers)
+
+
+def init_layer(key, config: NetConfig, in_channels: int, spatial: int, *, first: bool):
+    """``(W, gamma, beta)`` of one layer; ``W`` has shape ``(k,)*spatial + (in, width)``.
+
+    WS applies to every layer; weight mean and CZM filters from the second layer on (the first
+    layer sees data, not post-activations; CZMI also skips it).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from kernelnorm._ops import weight_mean, weight_standardise, zero_mean_filters
+
+    dtype = jnp.dtype(config.dtype)
+    k_w, k_g, k_b = jax.random.split(key, 3)
+    shape = (config.kernel_size,) * spatial + (in_channels, config.width)
+    fan_in = math.prod(shape[:-1])
+    kind = config.scheme.weights
+    gain = math.sqrt(weight_gain2(config.scheme, config.activation, fan_in, first=first))
+    if kind == "czm" and not first:
+        w = gain * zero_mean_filters(jax.random.uniform(k_w, shape, dtype, -1.0, 1.0))
+    else:
+        w = jax.random.truncated_normal(k_w, -2.0, 2.0, shape, dtype) / TRUNCATED_NORMAL_STD
+        if kind == "standardise":
+            w = weight_standardise(w)
+        elif kind == "mean" and not first:
+            w = weight_mean(w)
+        w = w * (gain / math.sqrt(fan_in))
+    gamma = 1.0 + config.gamma_std * jax.random.normal(k_g, (config.width,), dtype)
+    beta = config.beta_std * jax.random.normal(k_b, (config.width,), dtype)
+    return w, gamma, beta
+
+
+def apply_layer(x, params, config: NetConfig):
+    """One layer; returns the next input and ``(terms (4, C), power (C,), linearity ())`` of
+    the normalised pre-activations ``y``."""
+    from kernelnorm._activations import get_activation
+    from kernelnorm._proxy import proxy_normalise
+    from kernelnorm.power._decomposition import channel_linearity, power_terms
+    from kernelnorm.power._schemes import normalise
+
+    w, gamma, beta = params
+    phi = get_activation(config.activation).function
+    y = normalise(_conv_periodic(x, w), config.scheme, groups=config.groups, eps=config.norm_eps)
+    row = (1,) * (y.ndim - 1) + (-1,)
+    post = phi(gamma.reshape(row) * y + beta.reshape(row))
+    stats = (*power_terms(y), channel_linearity(y, post))
+    if config.scheme.proxy:
+        post = proxy_normalise(y, gamma, beta, config.activation, eps=config.proxy_eps,
+                               n_quantiles=config.n_quantiles)
+    return post, stats
+
+
+@lru_cache(maxsize=32)
+def _compiled(config: NetConfig):
+    import jax
+
+    def forward(key, x):
+        spatial = x.ndim - 2
+        keys = jax.random.split(key, config.depth)
+        first = init_layer(keys[0], config, x.shape[-1], spatial, first=True)
+        x, stats0 = apply_layer(x, first, config)
+
+        def body(carry, layer_key):
+            params = init_layer(layer_key, config, config.width, spatial, first=False)
+            return apply_layer(carry, params, config)
+
+        _, stats = jax.lax.scan(body, x, keys[1:])
+        return tuple(jax.numpy.concatenate([s0[None], s]) for s0, s in zip(stats0, stats))
+
+    return jax.jit(forward)
+
+
+def run_realisation(config: NetConfig, inputs, key):
+    """Statistics of one random net on ``inputs`` (``(N, *spatial, C_in)``), as numpy arrays:
+    ``terms (depth, 4, width)``, ``power (depth, width)``, ``linearity (depth,)``."""
+    import jax.numpy as jnp
+
+    x = jnp.asarray(inputs, dtype=config.dtype)
+    terms, power, linearity = _compiled(config)(key, x)
+    return np.asarray(terms), np.asarray(power), np.asarray(linearity)
