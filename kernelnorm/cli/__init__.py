@@ -15,6 +15,8 @@ from kernelnorm._errors import KernelnormInputError
 #: Modules that contribute subcommands via ``register(subparsers)``; importing them is cheap.
 COMMAND_MODULES = (
     "kernelnorm.cli._theory",
+    "kernelnorm.cli._mc",
+    "kernelnorm.cli._train",
 )
 
 
