@@ -78,13 +78,9 @@ class Context:
         return self.params[layer][name]
 
 
-def kernel(ctx: Context, name: str, shape: tuple[int, ...], *, first: bool = False,
-           scalar_init: float | None = None):
-    """The effective kernel ``W`` (dense ``(in, out)`` or conv HWIO) of layer ``name``.
-
-    ``scalar_init`` adds a trainable scalar ``alpha`` folded into the kernel, ``alpha W``: the
-    residual-branch multiplier of MimicNorm/SkipInit at no activation memory (Appendix C).
-    """
+def kernel(ctx: Context, name: str, shape: tuple[int, ...], *, first: bool = False):
+    """The effective kernel ``W`` (dense ``(in, out)`` or conv HWIO) of layer ``name``: the
+    scheme's reparameterisation (``e^g V``, scaled WS, in-graph weight mean) of its parameters."""
     s = ctx.scheme
     fan_in, spatial = math.prod(shape[:-1]), math.prod(shape[:-2]) if len(shape) == 4 else 1
     use_wm = s.weight_mean and fan_in > s.fan_in_threshold and not s.czm
@@ -108,9 +104,14 @@ def kernel(ctx: Context, name: str, shape: tuple[int, ...], *, first: bool = Fal
         w = ctx.get(name, "w", make)
         if use_wm and s.weight_mean_mode == "graph":
             w = weight_mean(w)
-    if scalar_init is not None:
-        w = ctx.get(name, "alpha", lambda k: jnp.asarray(scalar_init, ctx.dtype)) * w
     return w
+
+
+def branch_scalar(ctx: Context, name: str, scalar_init: float | None):
+    """The trainable residual-branch scalar ``alpha`` of layer ``name`` (``None`` without one)."""
+    if scalar_init is None:
+        return None
+    return ctx.get(name, "alpha", lambda k: jnp.asarray(scalar_init, ctx.dtype))
 
 
 def _czm_init(key, shape, czm_filter: bool, dtype):
@@ -130,8 +131,14 @@ def bias(ctx: Context, name: str, h):
 
 def conv(ctx: Context, name: str, x, out: int, size: int = 3, stride: int = 1, *,
          first: bool = False, scalar_init: float | None = None):
-    """``size x size`` convolution, SAME padding, NHWC/HWIO, plus bias when the scheme has one."""
-    w = kernel(ctx, name, (size, size, x.shape[-1], out), first=first, scalar_init=scalar_init)
+    """``size x size`` convolution, SAME padding, NHWC/HWIO, plus bias when the scheme has one.
+
+    With ``scalar_init`` the output is ``conv(x, alpha W)``: the residual scalar folded into the
+    kernel (MimicNorm Appendix C), so no branch activation is stored for ``d alpha``.
+    """
+    w = kernel(ctx, name, (size, size, x.shape[-1], out), first=first)
+    alpha = branch_scalar(ctx, name, scalar_init)
+    w = w if alpha is None else alpha * w
     y = jax.lax.conv_general_dilated(x, w.astype(x.dtype), (stride, stride), "SAME",
                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
     return bias(ctx, name, y)

@@ -26,6 +26,7 @@ VGG_LAYOUTS = {
 }
 #: CIFAR ResNets (He et al. 2016, 6n+2 layers) and the ResNet-18-style CIFAR variant.
 RESNET_LAYOUTS = {
+    "resnet8": ((16, 32, 64), 1),  # the smallest 6n+2 member, for quick tests
     "resnet20": ((16, 32, 64), 3),
     "resnet56": ((16, 32, 64), 9),
     "resnet110": ((16, 32, 64), 18),
@@ -150,7 +151,7 @@ def _resnet(ctx, x, *, stages, blocks: int, n_classes: int, width_factor: float)
 def build_network(model: str, norm: "str | NormScheme" = "none", *, input_shape=(32, 32, 3),
                   n_classes: int = 10, depth: int = 3, width: int = 128, width_factor: float = 1.0,
                   activation: str = "relu", **scheme_overrides) -> Network:
-    """Network ``model`` (``fcnn``, ``vgg11``, ``vgg16``, ``vgg-small``, ``resnet20/56/110/18``)
+    """Network ``model`` (``fcnn``, ``vgg11``, ``vgg16``, ``vgg-small``, ``resnet8/20/56/110``, ``resnet18``)
     with normalisation scheme ``norm``.
 
     ``depth``/``width`` shape the FCNN; ``width_factor`` scales every channel count of the CNNs

@@ -66,7 +66,7 @@ def images(dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     standardised per channel with the training set's mean and standard deviation."""
     shape = dataset.image_shape or (dataset.x.shape[1], 1)
     shape = tuple(shape) if len(shape) == 3 else (1, *shape)
-    x, x_test = (np.asarray(a, np.float64).reshape(len(a), *shape) for a in (dataset.x, dataset.x_test))
+    x, x_test = (np.asarray(a, np.result_type(np.asarray(a).dtype, np.float32)).reshape(len(a), *shape) for a in (dataset.x, dataset.x_test))
     if x.shape[0] == 0 or np.any(np.asarray(dataset.y) < 0):
         raise KernelnormInputError("--data", f"{dataset.name} has no class labels to train on")
     mean = x.mean(axis=(0, 1, 2))

@@ -1,0 +1,131 @@
+"""Training commands: ``train`` (one run, JSON-lines metrics) and ``memory`` (peak memory of one
+jitted training step per normalisation scheme, from XLA's compiled memory analysis)."""
+
+from __future__ import annotations
+
+from kernelnorm.cli._common import add_json, emit, format_table, nonnegative_float, positive_float, positive_int
+
+MODELS = "fcnn, vgg-small, vgg11, vgg16, resnet8, resnet20, resnet56, resnet110, resnet18"
+
+
+def _scheme_overrides(args) -> dict:
+    return {"residual_scalar": args.residual_scalar, "weight_mean_mode": args.weight_mean_mode,
+            "zmg": args.zmg, "init_scale": args.init, "groups": args.groups}
+
+
+def _add_model_arguments(parser, *, norm: bool = True) -> None:
+    parser.add_argument("--model", default="resnet20", help=f"{MODELS} (default: %(default)s)")
+    if norm:
+        parser.add_argument("--norm", default="mimicnorm",
+                            help="none, bn, weight-mean, last-bn, mimicnorm, czmig, ln, gn, in, ln+pn, "
+                                 "gn+pn, ws, skipinit (default: %(default)s)")
+    parser.add_argument("--width-factor", type=positive_float, default=1.0,
+                        help="scale every CNN channel count (default: %(default)s)")
+    parser.add_argument("--depth", type=positive_int, default=3, help="FCNN hidden layers (default: 3)")
+    parser.add_argument("--width", type=positive_int, default=128, help="FCNN width (default: 128)")
+    parser.add_argument("--residual-scalar", choices=("paper", "code", "zero"), default=None,
+                        help="residual-branch scalar init: paper 1/sqrt(l), code 1.2^k/l, zero")
+    parser.add_argument("--weight-mean-mode", choices=("project", "graph"), default=None,
+                        help="weight mean as a projection after the step (default) or in the graph")
+    parser.add_argument("--zmg", type=nonnegative_float, default=None, help="CZMG factor z (czmig: 0.85)")
+    parser.add_argument("--init", choices=("he", "theorem3"), default=None, help="kernel init scale")
+    parser.add_argument("--groups", type=positive_int, default=None, help="GN groups (default 8)")
+
+
+def register(subparsers) -> None:
+    train = subparsers.add_parser("train", help="train a network on a data set with one normalisation scheme")
+    _add_model_arguments(train)
+    train.add_argument("--data", default="digits",
+                       help="digits, mnist1d, mnist:DIR, cifar10:DIR, cifar100:DIR (default: %(default)s)")
+    train.add_argument("--epochs", type=positive_int, default=5)
+    train.add_argument("--lr", type=positive_float, default=0.1)
+    train.add_argument("--batch-size", type=positive_int, default=128)
+    train.add_argument("--schedule", default="mimicnorm-cifar",
+                       help="constant, mimicnorm-cifar, mimicnorm-imagenet, msr-resnet110 (default: %(default)s)")
+    train.add_argument("--momentum", type=nonnegative_float, default=0.9)
+    train.add_argument("--weight-decay", type=nonnegative_float, default=5e-4)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--augment", action="store_true", help="random crop (pad 4, or 1 below 16 px) + flip")
+    train.add_argument("--metrics", default=None, help="append per-epoch JSON lines to this file")
+    add_json(train)
+    train.set_defaults(run=_train)
+
+    memory = subparsers.add_parser("memory", help="peak memory of one jitted training step, every scheme")
+    _add_model_arguments(memory, norm=False)
+    memory.add_argument("--norms", default="all", help="comma-separated schemes (default: all)")
+    memory.add_argument("--batch", type=positive_int, default=128)
+    memory.add_argument("--classes", type=positive_int, default=100, help="logits (default: 100, CIFAR-100)")
+    add_json(memory)
+    memory.set_defaults(run=_memory, model="resnet18")
+
+
+def _train(args):
+    from kernelnorm.data import load_image_dataset
+    from kernelnorm.nn import build_network
+    from kernelnorm.train import TrainConfig, images, train
+
+    dataset = load_image_dataset(args.data, seed=args.seed)
+    data = images(dataset)
+    n_classes = int(max(data[1].max(), data[3].max() if len(data[3]) else 0)) + 1
+    network = build_network(args.model, args.norm, input_shape=data[0].shape[1:], n_classes=n_classes,
+                            depth=args.depth, width=args.width, width_factor=args.width_factor,
+                            **_scheme_overrides(args))
+    side = data[0].shape[1]
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                         schedule=args.schedule, momentum=args.momentum, weight_decay=args.weight_decay,
+                         seed=args.seed, crop_padding=(4 if side >= 16 else 1) if args.augment else 0,
+                         flip=args.augment)
+    info = {"model": args.model, "norm": args.norm, "data": dataset.name, "lr": args.lr, "seed": args.seed}
+    result = train(network, data, config, metrics_path=args.metrics, run_info=info)
+    rows = [{"epoch": r["epoch"], "train_loss": r.get("train_loss"), "train_acc": r.get("train_accuracy"),
+             "test_loss": r.get("test_loss"), "test_acc": r.get("test_accuracy"), "lr": r.get("lr")}
+            for r in result.history if not r.get("diverged")]
+    status = (f"diverged at step {result.diverged_step}" if result.diverged
+              else f"final test accuracy {result.final.get('test_accuracy', float('nan')):.4f}")
+    text = (f"{args.model} / {args.norm} on {dataset.name}: {status} ({result.seconds:.1f} s)\n"
+            + format_table(rows, ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr"], digits=4))
+    emit(args, {"history": result.history, "diverged": result.diverged,
+                "diverged_step": result.diverged_step, "seconds": result.seconds}, text)
+
+
+def memory_rows(model: str, norms, *, batch: int, n_classes: int, input_shape=(32, 32, 3),
+                width_factor: float = 1.0, progress=None, **overrides) -> list[dict]:
+    """One row per scheme (plus ``mimicnorm`` with the weight mean in the graph): peak and
+    temporary MiB and the ratios to NoNorm and BN. Used by ``kernelnorm memory`` and benchmarks."""
+    from kernelnorm.nn import build_network
+    from kernelnorm.train import train_step_memory
+
+    variants = [(norm, norm, {}) for norm in norms]
+    if "mimicnorm" in norms:
+        variants.append(("mimicnorm[graph-wm]", "mimicnorm", {"weight_mean_mode": "graph"}))
+    rows = []
+    for label, norm, extra in (progress(variants) if progress else variants):
+        network = build_network(model, norm, input_shape=input_shape, n_classes=n_classes,
+                                width_factor=width_factor, **{**overrides, **extra})
+        m = train_step_memory(network, batch=batch)
+        rows.append({"scheme": label, "peak_MiB": m["peak"] / 2**20, "temp_MiB": m["temp"] / 2**20,
+                     "params": m["parameters"], "peak": m["peak"]})
+    reference = {r["scheme"]: r["peak"] for r in rows}
+    for row in rows:
+        row["/none"] = row["peak"] / reference["none"] if "none" in reference else None
+        row["/bn"] = row["peak"] / reference["bn"] if "bn" in reference else None
+    return rows
+
+
+def _memory(args):
+    from kernelnorm._errors import KernelnormInputError
+    from kernelnorm.cli._common import progress
+    from kernelnorm.nn import SCHEME_NAMES
+
+    norms = list(SCHEME_NAMES) if args.norms == "all" else [n.strip() for n in args.norms.split(",") if n.strip()]
+    unknown = [n for n in norms if n not in SCHEME_NAMES]
+    if unknown:
+        raise KernelnormInputError("--norms", f"unknown schemes {unknown} (use {', '.join(SCHEME_NAMES)})")
+    overrides = {k: v for k, v in _scheme_overrides(args).items() if v is not None}
+    rows = memory_rows(args.model, norms, batch=args.batch, n_classes=args.classes,
+                       width_factor=args.width_factor, progress=lambda v: progress(v, total=len(v), desc="compile"),
+                       **overrides)
+    text = (f"peak memory of one jitted SGD training step, {args.model}, batch {args.batch}, 32x32x3, "
+            f"{args.classes} classes, float32 (XLA memory analysis)\n"
+            + format_table(rows, ["scheme", "peak_MiB", "temp_MiB", "params", "/none", "/bn"], digits=5))
+    emit(args, {"model": args.model, "batch": args.batch, "rows": rows}, text)

@@ -1,0 +1,38 @@
+"""Memory accounting: peak memory of one jitted training step from XLA's compiled memory analysis.
+
+Only compilation is needed (no execution, no GPU): ``jax.jit(step).lower(...).compile()
+.memory_analysis()`` reports the buffers XLA's buffer assignment allocates. The peak of a step is
+``arguments + outputs + temporaries - aliased`` (parameters, optimiser state and the batch are
+arguments; the updated ones are donated, so they alias the outputs). This is the analogue of the
+memory column of MimicNorm Table 1 (PyTorch, GPU): the ratios, not the bytes, are comparable.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from kernelnorm.train._loop import make_train_step
+from kernelnorm.train._optim import make_optimizer
+
+
+def train_step_memory(network, *, batch: int = 128, dtype=jnp.float32, seed: int = 0) -> dict:
+    """Bytes of one SGD-momentum training step of ``network`` on a batch of ``batch`` inputs.
+
+    Returns ``{"peak", "temp", "argument", "output", "alias", "parameters"}`` in bytes, where
+    ``peak = argument + output + temp - alias`` and ``parameters`` counts the trainable values.
+    """
+    key = jax.random.PRNGKey(seed)
+    params, state = jax.eval_shape(lambda k: network.init(k, dtype=dtype), key)
+    optimizer = make_optimizer(network, params, 0.1, momentum=0.9, weight_decay=5e-4)
+    opt_state = jax.eval_shape(optimizer.init, params)
+    step = make_train_step(network, optimizer, params)
+    x = jax.ShapeDtypeStruct((batch, *network.input_shape), dtype)
+    y = jax.ShapeDtypeStruct((batch,), jnp.int32)
+    compiled = jax.jit(step, donate_argnums=(0, 1, 2)).lower(params, state, opt_state, x, y, key).compile()
+    analysis = compiled.memory_analysis()
+    out = {name: int(getattr(analysis, f"{name}_size_in_bytes"))
+           for name in ("temp", "argument", "output", "alias")}
+    out["peak"] = out["argument"] + out["output"] + out["temp"] - out["alias"]
+    out["parameters"] = sum(int(jnp.size(leaf)) for leaf in jax.tree_util.tree_leaves(params))
+    return out
