@@ -17,7 +17,6 @@ COMMAND_MODULES = (
     "kernelnorm.cli._theory",
     "kernelnorm.cli._mc",
     "kernelnorm.cli._train",
-    "kernelnorm.cli._train",
 )
 
 
