@@ -15,8 +15,10 @@ from kernelnorm._errors import KernelnormInputError
 #: Modules that contribute subcommands via ``register(subparsers)``; importing them is cheap.
 COMMAND_MODULES = (
     "kernelnorm.cli._theory",
+    "kernelnorm.cli._power",
     "kernelnorm.cli._mc",
     "kernelnorm.cli._train",
+    "kernelnorm.cli._ntk",
 )
 
 

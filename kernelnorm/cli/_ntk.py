@@ -1,0 +1,137 @@
+"""NTK commands: ``ntk`` (kappa of one network on a data set) and ``kappa-depth``.
+
+JAX, scipy and the data loaders are imported inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+
+from kernelnorm.cli._common import (
+    add_json,
+    add_scheme_arguments,
+    emit,
+    format_number,
+    format_table,
+    positive_int,
+    progress,
+    scheme_from_args,
+)
+
+DEFAULT_NORMS = ("plain", "weight-mean", "bn")
+
+
+def _add_data_arguments(parser) -> None:
+    from kernelnorm.data import DATASET_SPECS
+
+    parser.add_argument("--data", default="digits", help=f"{DATASET_SPECS} (default: %(default)s)")
+    parser.add_argument("--max-points", type=positive_int, default=None,
+                        help="use the first M training inputs only (default: all)")
+    parser.add_argument("--raw", action="store_true",
+                        help="skip the row normalisation K0(x, x) = 1 (unequal norms -> exact path)")
+    parser.add_argument("--seed", type=int, default=0, help="data seed (default: %(default)s)")
+    parser.add_argument("--method", default="auto", choices=("auto", "grid", "exact"),
+                        help="grid (equal norms, fast), exact (m x m recursion) or auto")
+
+
+def _inputs(args):
+    """Training inputs of ``--data``: first ``--max-points`` rows, normalised to
+    ``K0(x, x) = x.x/d = 1`` like the paper (sphere points already are)."""
+    from kernelnorm.data import load_dataset, normalise_rows
+    from kernelnorm.ntk import check_inputs
+
+    dataset = load_dataset(args.data, seed=args.seed)
+    x = check_inputs(dataset.x)[: args.max_points]
+    if not args.raw and not args.data.startswith("sphere:"):
+        x = normalise_rows(x)
+    return dataset.name, x
+
+
+def _describe(scheme) -> str:
+    from kernelnorm.cli._theory import _describe as describe
+
+    return describe(scheme)
+
+
+def _ntk(args):
+    from kernelnorm.ntk import ntk_condition
+
+    scheme = scheme_from_args(args)
+    name, x = _inputs(args)
+    report = ntk_condition(scheme, x, args.depth, method=args.method)
+    payload = report.as_dict() | {"data": name, "description": _describe(scheme)}
+    bound = (f", interpolation error <= {report.error_bound:.2g}" if report.method == "grid" else "")
+    text = (f"NTK of {_describe(scheme)} at depth {report.depth} on {name} (m = {report.m}; "
+            f"{report.method} path{bound})\n"
+            f"kappa      = {format_number(report.kappa, 12)}"
+            + (f"   (kappa - 1 = {report.kappa - 1:.3g})" if report.kappa < 1.01 else "") + "\n"
+            f"lambda_min = {report.lambda_min:.12g}\n"
+            f"lambda_max = {report.lambda_max:.12g}\n"
+            f"chi_1      = {report.chi_1:.10g} ({report.phase})")
+    emit(args, payload, text)
+
+
+def _kappa_depth(args):
+    from kernelnorm._io import write_json, write_text
+    from kernelnorm.ntk import kappa_vs_depth
+
+    name, x = _inputs(args)
+    depths = sorted(set(args.depths))
+    rows = []
+    for norm in progress(args.norms, total=len(args.norms), desc="schemes"):
+        scheme_args = copy.copy(args)
+        scheme_args.norm = norm
+        scheme = scheme_from_args(scheme_args)
+        bar = lambda ds, s=scheme: progress(ds, total=len(ds), desc=s.name)  # noqa: E731
+        for report in kappa_vs_depth(scheme, x, depths, method=args.method, progress=bar):
+            rows.append(report.as_dict() | {"data": name})
+    table_rows = [{"depth": d, **{r["scheme"]: r["kappa"] for r in rows if r["depth"] == d}}
+                  for d in depths]
+    columns = ["depth", *dict.fromkeys(r["scheme"] for r in rows)]
+    text = (f"kappa of the NTK on {name} (m = {x.shape[0]})\n"
+            + format_table(table_rows, columns, digits=10))
+    if args.output:
+        if args.output.endswith(".csv"):
+            keys = list(rows[0])
+            lines = [",".join(keys)] + [",".join(str(r[k]) for k in keys) for r in rows]
+            write_text(args.output, "\n".join(lines) + "\n")
+        else:
+            write_json(args.output, {"data": name, "m": int(x.shape[0]), "rows": rows})
+        text += f"\nsaved {args.output}"
+    emit(args, rows, text)
+
+
+def _depth_list(text: str) -> list[int]:
+    """``10,20,50`` or ``start:stop:step`` (inclusive stop)."""
+    try:
+        if ":" in text:
+            start, stop, step = (int(v) for v in text.split(":"))
+            values = list(range(start, stop + 1, step))
+        else:
+            values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 10,20,50 or start:stop:step, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"depths must be integers >= 1, got {text!r}")
+    return values
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("ntk", help="condition number kappa of the infinite-width NTK on data")
+    add_scheme_arguments(p)
+    p.add_argument("--depth", type=positive_int, required=True, help="number of weight layers L")
+    _add_data_arguments(p)
+    add_json(p)
+    p.set_defaults(run=_ntk)
+
+    p = subparsers.add_parser("kappa-depth", help="kappa of the NTK vs depth for several schemes")
+    add_scheme_arguments(p)
+    p.add_argument("--norms", nargs="+", default=list(DEFAULT_NORMS),
+                   help="schemes to compare (default: %(default)s)")
+    p.add_argument("--depths", type=_depth_list, default=_depth_list("1,2,5,10,20,50,100"),
+                   help="10,20,50 or start:stop:step (default: 1,2,5,10,20,50,100)")
+    _add_data_arguments(p)
+    p.add_argument("--output", default=None, help="save rows atomically (.json or .csv)")
+    add_json(p)
+    p.set_defaults(run=_kappa_depth)
