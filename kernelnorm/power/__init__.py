@@ -15,6 +15,7 @@ from kernelnorm.power._decomposition import (
     power_terms,
 )
 from kernelnorm.power._inputs import SOURCES, make_inputs
+from kernelnorm.power._plot import draw_power_plot
 from kernelnorm.power._nets import NetConfig, apply_layer, init_layer, run_realisation
 from kernelnorm.power._profile import (
     COMPARE_NORMS,
@@ -48,6 +49,7 @@ __all__ = [
     "channel_linearity",
     "check_groups",
     "collapse_shares",
+    "draw_power_plot",
     "init_layer",
     "layer_shares",
     "log_rate",

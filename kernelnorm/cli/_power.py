@@ -1,0 +1,66 @@
+"""``kernelnorm power``: power decomposition of random conv nets (Proxy Norm §3-5, THEORY §7).
+
+JAX and matplotlib are imported inside the handler only.
+"""
+
+from __future__ import annotations
+
+from kernelnorm.cli._common import add_json, emit, format_table, nonnegative_float, positive_int
+
+TABLE_COLUMNS = ["depth", "mu_c^2", "sigma_c(mu_xc)^2", "mu_c(sigma_xc)^2",
+                 "sigma_c(sigma_xc)^2", "power", "imbalance", "linearity"]
+
+
+def _power(args):
+    from kernelnorm.cli._common import progress
+    from kernelnorm.power import draw_power_plot, make_inputs, power_profile, resolve_power_scheme
+
+    scheme = resolve_power_scheme(args.norm)  # fail fast, before loading data
+    if args.dtype == "float64":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+    inputs = make_inputs(args.inputs_from, args.inputs, args.resolution, seed=args.seed)
+    bar = lambda it: progress(it, total=args.realisations, desc=f"{scheme.label} nets")  # noqa: E731
+    profile = power_profile(
+        scheme.name, depth=args.depth, width=args.width, realisations=args.realisations,
+        inputs=inputs, groups=args.groups, activation=args.activation, seed=args.seed,
+        dtype=args.dtype, proxy_eps=args.proxy_eps, progress=bar)
+    payload = profile.as_dict()
+    payload.update(inputs=args.inputs_from, n_inputs=args.inputs, resolution=args.resolution,
+                   seed=args.seed, dtype=args.dtype)
+    if args.plot:
+        draw_power_plot([payload], args.plot)
+        payload["plot"] = args.plot
+    header = (f"power decomposition of y (layer shares, mean over {args.realisations} nets): "
+              f"{scheme.label}, {args.activation}, width {args.width}, {args.inputs} "
+              f"{args.inputs_from} inputs at {args.resolution}" + (f"; plot: {args.plot}"
+                                                                   if args.plot else ""))
+    emit(args, payload, header + "\n" + format_table(profile.rows(), TABLE_COLUMNS, digits=4))
+
+
+def register(subparsers) -> None:
+    from kernelnorm.power._inputs import SOURCES
+    from kernelnorm.power._schemes import DEFAULT_GROUPS, SCHEMES
+
+    p = subparsers.add_parser(
+        "power", help="power decomposition of random conv nets per depth (Proxy Norm Fig. 2)")
+    p.add_argument("--norm", default="ln+pn",
+                   help=f"{', '.join(SCHEMES)} (default: %(default)s)")
+    p.add_argument("--depth", type=positive_int, default=50)
+    p.add_argument("--width", type=positive_int, default=64, help="channels (default: 64)")
+    p.add_argument("--realisations", type=positive_int, default=5,
+                   help="independent random nets (default: 5)")
+    p.add_argument("--resolution", type=positive_int, default=16,
+                   help="spatial size R (R x R images, length R for mnist1d; default: 16)")
+    p.add_argument("--inputs", type=positive_int, default=64, help="number of inputs (default: 64)")
+    p.add_argument("--inputs-from", default="digits", choices=SOURCES)
+    p.add_argument("--groups", type=positive_int, default=DEFAULT_GROUPS,
+                   help="GN groups, must divide --width (default: %(default)s)")
+    p.add_argument("--activation", default="relu")
+    p.add_argument("--proxy-eps", type=nonnegative_float, default=0.03)
+    p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--plot", default=None, metavar="OUT.png", help="draw the stacked power plot")
+    add_json(p)
+    p.set_defaults(run=_power)

@@ -1,0 +1,56 @@
+"""Stacked power plots (Proxy Norm Figure 2): the four term shares of ``y`` against depth."""
+
+from __future__ import annotations
+
+from kernelnorm._io import atomic_path
+from kernelnorm.power._decomposition import TERMS
+
+#: One colour per term, dataset scale to pixel scale.
+COLOURS = ("#d62728", "#ff7f0e", "#1f77b4", "#2ca02c")
+LEGEND = (r"$\mu_c^2$ (channel mean: collapse)", r"$\sigma_c(\mu_{x,c})^2$",
+          r"$\mu_c(\sigma_{x,c})^2$", r"$\sigma_c(\sigma_{x,c})^2$")
+
+
+def draw_power_plot(profiles, path: str, *, title: str | None = None, columns: int = 3) -> None:
+    """One stacked-area panel per profile; written atomically to ``path`` (Agg backend).
+
+    ``profiles``: dicts as produced by ``PowerProfile.as_dict()`` (or loaded from its JSON).
+    Each panel stacks the mean shares of the four terms (bottom: ``mu_c^2``) against depth and
+    draws the channel-wise linearity ``R^2`` of the activation step as a dashed line.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    count = len(profiles)
+    columns = min(columns, count)
+    rows = -(-count // columns)
+    legend_columns = 5 if columns >= 3 else 2
+    legend_height = 0.3 * -(-5 // legend_columns)  # inches
+    height = 2.9 * rows + legend_height + (0.3 if title else 0.0)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, height), squeeze=False,
+                             sharey=True)
+    for ax, profile in zip(axes.flat, profiles):
+        layers = profile["layers"]
+        depth = range(1, profile["depth"] + 1)
+        stacks = ax.stackplot(depth, *(layers[t]["mean"] for t in TERMS), colors=COLOURS,
+                              alpha=0.85)
+        line, = ax.plot(depth, layers["linearity"]["mean"], "k--", lw=1.2)
+        ax.set_title(f"{profile['label']} (width {profile['width']}, "
+                     f"{profile['realisations']} nets)", fontsize=9)
+        ax.set_xlim(1, profile["depth"])
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("depth")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("share of power of y")
+    for ax in list(axes.flat)[count:]:
+        ax.axis("off")
+    fig.legend(list(stacks) + [line], list(LEGEND) + ["channel-wise linearity $R^2$"],
+               loc="lower center", ncol=legend_columns, fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, legend_height / height, 1, 1))
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format=path.rsplit(".", 1)[-1] if "." in path else "png")
+    plt.close(fig)
