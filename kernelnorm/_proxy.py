@@ -80,8 +80,11 @@ def proxy_moments(gamma, beta, activation="relu", *, beta_tilde=None, gamma_tild
     phi = get_activation(activation).function
     xp = _namespace(gamma)
     gamma = xp.asarray(gamma)
-    beta = xp.asarray(beta)
-    z = gaussian_quantiles(n_quantiles)[:, None]  # (n, 1)
+    if not xp.issubdtype(gamma.dtype, xp.floating):
+        gamma = gamma.astype(float)
+    beta = xp.asarray(beta, dtype=gamma.dtype)
+    # quantiles in the parameters' precision (a float64 constant would promote float32 nets)
+    z = xp.asarray(gaussian_quantiles(n_quantiles), dtype=gamma.dtype)[:, None]  # (n, 1)
     proxy = z if gamma_tilde is None else z * (1.0 + xp.asarray(gamma_tilde)[None, :])
     if beta_tilde is not None:
         proxy = proxy + xp.asarray(beta_tilde)[None, :]
