@@ -44,3 +44,17 @@ def test_importing_the_power_package_and_cli_does_not_import_jax():
             "kernelnorm.cli.build_parser(); print('jax' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_collapse_column_fills_kernel_rows_and_appends_the_others():
+    from kernelnorm._compare import compare
+    from kernelnorm.power import add_collapse_column
+
+    rows = compare("relu")
+    out = add_collapse_column(rows, {"BN": 0.0, "weight mean": 0.1, "LN": 0.9}, "mu_c^2@50")
+    by_name = {row["scheme"]: row for row in out}
+    assert by_name["batch norm"]["mu_c^2@50"] == 0.0
+    assert by_name["weight mean"]["mu_c^2@50"] == 0.1
+    assert by_name["plain (ordered)"]["mu_c^2@50"] == "-"
+    assert by_name["LN"]["chi_1"] == "-" and by_name["LN"]["mu_c^2@50"] == 0.9
+    assert len(out) == len(rows) + 1 and "mu_c^2@50" not in rows[0]

@@ -15,6 +15,7 @@ from kernelnorm.cli._common import (
     format_number,
     format_table,
     nonnegative_float,
+    positive_int,
     scheme_from_args,
     width,
 )
@@ -97,7 +98,15 @@ def _compare(args):
     from kernelnorm._compare import COMPARE_COLUMNS, compare
 
     rows = compare(args.activation, width=args.width)
-    emit(args, rows, format_table(rows, COMPARE_COLUMNS))
+    columns = COMPARE_COLUMNS
+    if args.power:  # random conv nets (JAX): collapse share mu_c^2 at --power-depth
+        from kernelnorm.power import add_collapse_column, collapse_shares
+
+        column = f"mu_c^2@{args.power_depth}"
+        shares = collapse_shares(depth=args.power_depth, width=args.power_width,
+                                 realisations=args.power_realisations, activation=args.activation)
+        rows, columns = add_collapse_column(rows, shares, column), COMPARE_COLUMNS + [column]
+    emit(args, rows, format_table(rows, columns))
 
 
 def register(subparsers) -> None:
@@ -133,5 +142,10 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("compare", help="one table, a row per normalisation scheme")
     p.add_argument("--activation", default="relu")
     p.add_argument("--width", type=width, default=math.inf, help="weight-mean input width")
+    p.add_argument("--power", action="store_true",
+                   help="add the channel-mean share mu_c^2 of random conv nets (JAX, ~1 min)")
+    p.add_argument("--power-depth", type=positive_int, default=50)
+    p.add_argument("--power-width", type=positive_int, default=32)
+    p.add_argument("--power-realisations", type=positive_int, default=2)
     add_json(p)
     p.set_defaults(run=_compare)

@@ -20,6 +20,7 @@ from kernelnorm.power._nets import NetConfig, apply_layer, init_layer, run_reali
 from kernelnorm.power._profile import (
     COMPARE_NORMS,
     PowerProfile,
+    add_collapse_column,
     collapse_shares,
     log_rate,
     power_profile,
@@ -36,6 +37,7 @@ from kernelnorm.power._schemes import (
 )
 
 __all__ = [
+    "add_collapse_column",
     "COMPARE_NORMS",
     "DEFAULT_GROUPS",
     "NetConfig",

@@ -120,8 +120,10 @@ def log_rate(values: np.ndarray, layers: np.ndarray | None = None) -> float:
     return float(np.polyfit(layers, np.log(values), 1)[0])
 
 
-#: Schemes compared by ``kernelnorm compare --power`` (their labels are the row names).
-COMPARE_NORMS = ("bn", "ln", "ln+pn", "gn", "weight-mean", "czm")
+#: Schemes compared by ``kernelnorm compare --power``.
+COMPARE_NORMS = ("none", "bn", "weight-mean", "ln", "ln+pn", "gn", "czm")
+#: Power-net labels that are rows of the kernel comparison (``kernelnorm._compare``).
+COMPARE_ROW_OF = {"none": "plain (critical)", "weight mean": "weight mean", "BN": "batch norm"}
 
 
 def collapse_shares(*, depth: int = 50, width: int = 32, realisations: int = 2,
@@ -129,7 +131,8 @@ def collapse_shares(*, depth: int = 50, width: int = 32, realisations: int = 2,
                     groups: int = DEFAULT_GROUPS, activation="relu", seed: int = 0) -> dict:
     """``{scheme label: mean mu_c^2 share at depth}``: channel-wise collapse per scheme.
 
-    Small defaults keep ``kernelnorm compare --power`` to seconds; digits inputs.
+    Small defaults keep ``kernelnorm compare --power`` to about a minute on 2 cores; digits
+    inputs at ``resolution``.
     """
     from kernelnorm.power._inputs import make_inputs
 
@@ -144,3 +147,23 @@ def collapse_shares(*, depth: int = 50, width: int = 32, realisations: int = 2,
         out[label] = float(profile.shares[:, -1, 0].mean())
     return out
 
+
+
+def add_collapse_column(rows: list[dict], shares: dict, column: str) -> list[dict]:
+    """Rows of ``kernelnorm compare`` with a ``column`` of collapse shares.
+
+    A share whose scheme is already a row (plain He net, weight mean, BN) fills that row; the
+    others (LN, LN+PN, GN, CZM) become new rows with ``"-"`` in the kernel columns; kernel rows
+    without a random-net counterpart get ``"-"``.
+    """
+    keys = list(rows[0]) if rows else ["scheme"]
+    out = [dict(row, **{column: "-"}) for row in rows]
+    index = {row["scheme"]: row for row in out}
+    for label, share in shares.items():
+        row = index.get(COMPARE_ROW_OF.get(label, label))
+        if row is None:
+            row = {key: "-" for key in keys}
+            row["scheme"] = label
+            out.append(row)
+        row[column] = share
+    return out
