@@ -1,0 +1,131 @@
+"""Finite-width convergence rates: CLT slope of the correlation error, Theorem 2 spread of the
+empirical BN chi_1, and the empirical NTK condition number kappa vs width.
+
+* CLT: RMS over seeds of (measured - predicted) pair correlations, depth 3, vs width; the
+  log-log slope (weighted LS, SE from the seeds) should be -1/2.
+* Theorem 2: std of per-layer BN chi_1 estimates (batch 64) vs width: slope -1/2; mean vs
+  pi/(pi-1).
+* NTK: kappa = lambda_max/lambda_min of the empirical NTK (JAX Jacobians of the whole batch
+  output; BN batch-coupled) on digit inputs vs the infinite-width recursion of
+  :mod:`kernelnorm.ntk` (``exact_gram_kernels``).
+
+Writes ``results/mc_rates.json``. Run: .venv/bin/python analysis/mc_rates.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+
+os.environ.setdefault("JAX_ENABLE_X64", "1")
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+from kernelnorm._io import write_json  # noqa: E402
+from kernelnorm._schemes import BatchNorm, Plain, WeightMean  # noqa: E402
+from kernelnorm._transition import with_stable_init  # noqa: E402
+from kernelnorm.data import load_digits, normalise_rows  # noqa: E402
+from kernelnorm.montecarlo import (  # noqa: E402
+    empirical_ntk,
+    independent_pairs,
+    log_rms_error,
+    loglog_slope,
+    mean_ci,
+    predicted_statistics,
+    sample_gradient_statistics,
+    sample_statistics,
+    seed_keys,
+)
+
+
+def clt(widths, seeds):
+    inputs = independent_pairs(np.linspace(-0.9, 0.9, 8), 64, seed=1)
+    out = {}
+    for name, make in (("plain", lambda n: Plain("relu")),
+                       ("weight-mean", lambda n: with_stable_init(WeightMean("relu", width=n)))):
+        rms, se = [], []
+        for n in widths:
+            scheme = make(n)
+            predicted = predicted_statistics(scheme, inputs.x, inputs.pairs, 3)[2]
+            stats = sample_statistics(scheme, inputs.x, inputs.pairs, seed=n, seeds=seeds,
+                                      width=n, depth=3)
+            r, s = log_rms_error(stats.correlations - predicted)
+            rms.append(r)
+            se.append(s)
+        slope = loglog_slope(widths, rms, se)
+        out[name] = {"widths": widths, "rms": rms, "log_rms_se": se, "slope": slope.slope,
+                     "slope_se": slope.standard_error}
+        print(f"CLT {name}: rms {np.round(rms, 4).tolist()} slope {slope.slope:.3f} +- "
+              f"{slope.standard_error:.3f} (theory -0.5)", flush=True)
+    return out
+
+
+def theorem2(widths, seeds, batch=64, depth=5):
+    inputs = independent_pairs(np.zeros(batch // 2), batch, seed=0)
+    spreads, log_se, means, cis = [], [], [], []
+    for n in widths:
+        chi = sample_gradient_statistics(BatchNorm("relu"), inputs.x, seed=n, seeds=seeds,
+                                         width=n, depth=depth).chi.ravel()
+        spreads.append(float(chi.std(ddof=1)))
+        log_se.append(1.0 / math.sqrt(2.0 * (len(chi) - 1)))
+        est = mean_ci(chi)
+        means.append(float(est.mean))
+        cis.append(float(est.half_width))
+    slope = loglog_slope(widths, spreads, log_se)
+    print(f"Theorem 2 (B={batch}): chi means {np.round(means, 4).tolist()} +- "
+          f"{np.round(cis, 4).tolist()}, spreads {np.round(spreads, 4).tolist()}, slope "
+          f"{slope.slope:.3f} +- {slope.standard_error:.3f}; pi/(pi-1) = {math.pi / (math.pi - 1):.4f}",
+          flush=True)
+    return {"batch": batch, "widths": widths, "chi_mean": means, "chi_ci": cis,
+            "spread": spreads, "slope": slope.slope, "slope_se": slope.standard_error}
+
+
+def ntk(widths, seeds, m=16, depth=3):
+    from kernelnorm.ntk import exact_gram_kernels
+
+    x = normalise_rows(load_digits().x)[:m]
+    out = {}
+    for name, make in (("plain", lambda n: Plain("relu")),
+                       ("weight-mean", lambda n: with_stable_init(WeightMean("relu", width=n))),
+                       ("bn", lambda n: BatchNorm("relu"))):
+        rows = []
+        for n in widths:
+            scheme = make(n)
+            with jax.numpy_rank_promotion("allow"):
+                grams = [np.asarray(empirical_ntk(scheme, x, key=k, width=n, depth=depth))
+                         for k in seed_keys(n, seeds)]
+            kappas = [np.linalg.eigvalsh(g)[[-1, 0]] for g in grams]
+            kappa = mean_ci([a / b for a, b in kappas])
+            theta = exact_gram_kernels(scheme, x, depth)[depth].ntk
+            eig = np.linalg.eigvalsh(theta)
+            mean_gram = np.mean(grams, axis=0)
+            rows.append({"width": n, "kappa": float(kappa.mean), "kappa_ci": float(kappa.half_width),
+                         "kappa_infinite": float(eig[-1] / eig[0]),
+                         "gram_rel_error": float(np.linalg.norm(mean_gram - theta) / np.linalg.norm(theta))})
+            r = rows[-1]
+            print(f"NTK {name} n={n}: kappa {r['kappa']:.2f} +- {r['kappa_ci']:.2f} (infinite "
+                  f"{r['kappa_infinite']:.2f}); |E Theta_emp - Theta|/|Theta| {r['gram_rel_error']:.3f}",
+                  flush=True)
+        out[name] = rows
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--widths", type=int, nargs="+", default=[64, 128, 256, 512, 1024])
+    parser.add_argument("--seeds", type=int, default=48)
+    parser.add_argument("--ntk-widths", type=int, nargs="+", default=[64, 256, 1024])
+    parser.add_argument("--ntk-seeds", type=int, default=6)
+    parser.add_argument("--out", default="results/mc_rates.json")
+    args = parser.parse_args(argv)
+    payload = {"clt": clt(args.widths, args.seeds),
+               "theorem2": theorem2(args.widths[:4], 12),
+               "ntk": ntk(args.ntk_widths, args.ntk_seeds)}
+    write_json(args.out, payload)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
