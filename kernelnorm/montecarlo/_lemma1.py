@@ -76,5 +76,7 @@ def lemma1_check(n_in: int, n_out: int, rho: float, *, draws: int, seed: int = 0
     wrong = WeightMean(activation, sigma_w2=float(n_in), sigma_b2=0.0, width=int(n_out))
     supplement = float(wrong.kernel_map(1.0, 1.0, rho)[2])
     unit = n_in * float(scheme.activation.centred_dual(1.0, 1.0, rho))
+    # at a rho where phi_hat(rho) = phi_hat(0) both forms predict 0: the factor is undefined
+    scaled = samples / unit if unit != 0.0 else np.full_like(samples, np.nan)
     return Lemma1Check(int(n_in), int(n_out), rho, mean_ci(samples, level=level),
-                       mean_ci(samples / unit, level=level), main, supplement)
+                       mean_ci(scaled, level=level), main, supplement)
