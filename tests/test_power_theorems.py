@@ -33,6 +33,14 @@ def eager_jax():
         yield
 
 
+def compiled():
+    """Re-enable jit inside ``eager_jax``: long nets (many layers x realisations) run faster
+    compiled once than op by op."""
+    import jax
+
+    return jax.disable_jit(False)
+
+
 def _net(norm, **kw):
     config = dict(depth=6, width=16, groups=4, **F64)
     config.update(kw)
@@ -88,8 +96,9 @@ def test_theorem1_rate_is_exact_for_identity_activation():
     random-walks with step sd sqrt(2/C); the least-squares slope over L layers then has sd
     ~ sqrt(2/C) sqrt(1.2/L) / sqrt(R) = 0.018 (C = 128, L = 15, R = 4): we allow 3 sd = 0.055.
     """
-    profile = power_profile("ln", depth=15, width=128, realisations=4, inputs=GAUSSIAN,
-                            activation="identity", beta_std=0.5, **F64)
+    with compiled():
+        profile = power_profile("ln", depth=15, width=128, realisations=4, inputs=GAUSSIAN,
+                                activation="identity", beta_std=0.5, **F64)
     rho = 1.0 - profile.shares[..., 0]
     measured = log_rate(np.exp(np.log(rho).mean(axis=0)))
     assert abs(measured - math.log(theorem1_rate(beta_std=0.5))) < 0.055
@@ -99,9 +108,10 @@ def test_theorem1_rate_is_exact_for_identity_activation():
 def relu_profiles():
     """Default random nets (their §A.1 parameters), ReLU, 30 layers, width 64, 3 realisations."""
     inputs = make_inputs("gaussian", 8, 4, seed=1)
-    return {norm: power_profile(norm, depth=30, width=64, realisations=3, inputs=inputs,
-                                groups=8, seed=5, **F64)
-            for norm in ("ln", "bn", "ln+pn", "weight-mean")}
+    with compiled():
+        return {norm: power_profile(norm, depth=30, width=64, realisations=3, inputs=inputs,
+                                    groups=8, seed=5, **F64)
+                for norm in ("ln", "ln+pn", "weight-mean")}
 
 
 def test_theorem1_bound_layer_norm_collapses_at_least_geometrically(relu_profiles):
@@ -119,11 +129,10 @@ def test_theorem1_bound_layer_norm_collapses_at_least_geometrically(relu_profile
 
 def test_layer_norm_share_grows_while_bn_and_proxy_norm_stay_bounded(relu_profiles):
     """Theorem 1's direction: LN's mu_c^2 share grows with depth (positive fitted log-rate of
-    the share over layers 1..30) while BN's is 0 and LN+PN's shrinks (negative rate) and never
-    exceeds its layer-1 value (set by the input)."""
+    the share over layers 1..30) while LN+PN's shrinks (negative rate) and never exceeds its
+    layer-1 value (set by the input); BN's is exactly 0 (``test_batch_norm_has_no_channel_mean``)."""
     share = {k: p.shares[..., 0].mean(axis=0) for k, p in relu_profiles.items()}
     assert log_rate(share["ln"]) > 0.01
-    assert np.all(share["bn"] == 0.0) or np.max(np.abs(share["bn"])) < 1e-12
     assert log_rate(share["ln+pn"] + 1e-12) < 0.0
     assert np.max(share["ln+pn"]) <= share["ln+pn"][0] + 0.02
 
@@ -159,8 +168,29 @@ def test_jit_and_eager_nets_agree():
     config = _net("gn+pn", depth=4)
     eager = run_realisation(config, DIGITS, jax.random.PRNGKey(9))
     _compiled.cache_clear()
-    with jax.disable_jit(False):
-        compiled = run_realisation(config, DIGITS, jax.random.PRNGKey(9))
+    with compiled():
+        jitted = run_realisation(config, DIGITS, jax.random.PRNGKey(9))
     _compiled.cache_clear()
-    for a, b in zip(eager, compiled):
+    for a, b in zip(eager, jitted):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("spatial", [1, 2])
+def test_periodic_conv_is_circular_cross_correlation(spatial):
+    """out[n, h, d] = sum_{i, c} x[n, (h + i - 1) mod R, c] w[i, c, d], from the definition."""
+    import itertools
+
+    import jax.numpy as jnp
+
+    from kernelnorm.power._nets import conv_periodic
+
+    rng = np.random.default_rng(spatial)
+    x = rng.standard_normal((2,) + (5,) * spatial + (3,))
+    w = rng.standard_normal((3,) * spatial + (3, 4))
+    expected = np.zeros(x.shape[:-1] + (4,))
+    for h in itertools.product(range(5), repeat=spatial):
+        for i in itertools.product(range(3), repeat=spatial):
+            src = tuple((a + b - 1) % 5 for a, b in zip(h, i))
+            expected[(slice(None),) + h] += x[(slice(None),) + src] @ w[i]
+    np.testing.assert_allclose(np.asarray(conv_periodic(jnp.asarray(x), jnp.asarray(w))),
+                               expected, rtol=1e-12, atol=1e-12)

@@ -53,17 +53,26 @@ class NetConfig:
     dtype: str = "float32"
 
 
-def _conv_periodic(x, w):
-    """Stride-1 convolution with periodic (circular) boundaries, channel last, 1-D or 2-D."""
-    import jax
+def conv_periodic(x, w):
+    """Stride-1 convolution with periodic (circular) boundaries, channel last, any spatial rank.
+
+    ``out[n, h, d] = sum_{i, c} x[n, (h + i - k//2) mod R, c] w[i, c, d]`` (cross-correlation,
+    as ``lax.conv_general_dilated`` with wrap padding), computed as ``k^s`` shifted matrix
+    products: on CPU this runs 2-3x faster than XLA's convolution for 256 channels
+    (``benchmarks/power_throughput.py``).
+    """
+    import itertools
+
     import jax.numpy as jnp
 
+    spatial_axes = tuple(range(1, x.ndim - 1))
     pad = w.shape[0] // 2
-    spatial = x.ndim - 2
-    padded = jnp.pad(x, ((0, 0),) + ((pad, pad),) * spatial + ((0, 0),), mode="wrap")
-    numbers = ("NWC", "WIO", "NWC") if spatial == 1 else ("NHWC", "HWIO", "NHWC")
-    return jax.lax.conv_general_dilated(padded, w, (1,) * spatial, "VALID",
-                                        dimension_numbers=numbers)
+    out = None
+    for offset in itertools.product(range(w.shape[0]), repeat=len(spatial_axes)):
+        shifted = jnp.roll(x, tuple(pad - i for i in offset), axis=spatial_axes)
+        term = jnp.tensordot(shifted, w[offset], axes=1)
+        out = term if out is None else out + term
+    return out
 
 
 def init_layer(key, config: NetConfig, in_channels: int, spatial: int, *, first: bool):
@@ -107,7 +116,7 @@ def apply_layer(x, params, config: NetConfig):
 
     w, gamma, beta = params
     phi = get_activation(config.activation).function
-    y = normalise(_conv_periodic(x, w), config.scheme, groups=config.groups, eps=config.norm_eps)
+    y = normalise(conv_periodic(x, w), config.scheme, groups=config.groups, eps=config.norm_eps)
     row = (1,) * (y.ndim - 1) + (-1,)
     post = phi(gamma.reshape(row) * y + beta.reshape(row))
     stats = (*power_terms(y), channel_linearity(y, post))
