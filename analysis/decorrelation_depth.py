@@ -3,9 +3,15 @@
 Plain ReLU nets (critical init) keep/freeze correlations near 1; weight mean and BN drive them
 to rho* = 0, but a width-n net leaves a spread around 0. The script measures, at the last layer,
 the mean and std of pair correlations (over pairs and seeds), the fraction in [-0.2, 0.2], and
-``std * sqrt(n)``: constant if the spread is finite-width (CLT) noise. Linearising the map at
-``rho* = 0`` (slope ``s = T'(0)``) with fresh ``~1/n`` sampling variance per layer predicts a
-stationary ``std = 1/sqrt(n (1 - s^2))`` (1.47/sqrt(n) for ReLU weight mean / BN).
+``std * sqrt(n)``: constant if the spread is finite-width (CLT) noise.
+
+Prediction (linear noise propagation at ``rho* = 0``, slope ``s = T'(0)``): each layer draws
+two fresh sampling errors over its ``n`` units, each of variance ``1/n`` at zero correlation:
+the weights' (the Gaussian columns given the layer input) and the activations' (the empirical
+kernel of ``phi(h)``). The latter is correlated with the sample correlation of ``h`` with
+coefficient ``E[u phi(u)]^2 / Var phi = s``; that part is already carried by the map, leaving
+``(1 - s^2)/n`` new. The stationary variance ``V = s^2 V + (2 - s^2)/n`` gives
+``std = sqrt((2 - s^2) / (n (1 - s^2)))`` = 1.78/sqrt(n) for ReLU weight mean / BN.
 
 Writes ``results/decorrelation_depth.json``.
 Run: .venv/bin/python analysis/decorrelation_depth.py [--widths 64 128 256 512] [--depth 50]
@@ -35,7 +41,7 @@ def schemes(width):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--widths", type=int, nargs="+", default=[64, 128, 256, 512])
+    parser.add_argument("--widths", type=int, nargs="+", default=[64, 128, 256, 512, 1024])
     parser.add_argument("--depth", type=int, default=50)
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--inputs", type=int, default=96, help="digits per network (= BN batch)")
@@ -51,7 +57,8 @@ def main(argv=None) -> int:
                                       width=width, depth=args.depth)
             last = stats.correlations[:, -1].ravel()
             slope = float(correlation_map_slope(scheme, 0.0)) if name != "plain" else float("nan")
-            predicted = 1.0 / math.sqrt(width * (1.0 - slope**2)) if name != "plain" else float("nan")
+            predicted = (math.sqrt((2.0 - slope**2) / (width * (1.0 - slope**2)))
+                         if name != "plain" else float("nan"))
             rows.append({"width": width, "norm": name, "mean": float(last.mean()),
                          "std": float(last.std(ddof=1)), "std_sqrt_n": float(last.std(ddof=1) * math.sqrt(width)),
                          "predicted_std": predicted,
