@@ -9,12 +9,14 @@ empirical BN chi_1, and the empirical NTK condition number kappa vs width.
   output; BN batch-coupled) on digit inputs vs the infinite-width recursion of
   :mod:`kernelnorm.ntk` (``exact_gram_kernels``).
 
-Writes ``results/mc_rates.json``. Run: .venv/bin/python analysis/mc_rates.py
+Writes ``results/mc_rates.json`` (``--parts`` recomputes some parts and keeps the rest).
+Run: .venv/bin/python analysis/mc_rates.py [--parts clt theorem2 ntk]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 
@@ -96,16 +98,23 @@ def ntk(widths, seeds, m=16, depth=3):
             with jax.numpy_rank_promotion("allow"):
                 grams = [np.asarray(empirical_ntk(scheme, x, key=k, width=n, depth=depth))
                          for k in seed_keys(n, seeds)]
-            kappas = [np.linalg.eigvalsh(g)[[-1, 0]] for g in grams]
-            kappa = mean_ci([a / b for a, b in kappas])
+            # a BN output unit is standardised over the batch: sum_b f_b = 0 and sum_b f_b^2 = m
+            # for every theta, so Theta 1 = Theta f = 0 and kappa is infinite at every width;
+            # for BN we report kappa on the complement of those two directions
+            skip = 2 if name == "bn" else 0
+            spectra = [np.linalg.eigvalsh(g) for g in grams]
+            kappa = mean_ci([e[-1] / e[skip] for e in spectra])
+            null = float(np.mean([e[0] / e[-1] for e in spectra]))
             theta = exact_gram_kernels(scheme, x, depth)[depth].ntk
             eig = np.linalg.eigvalsh(theta)
             mean_gram = np.mean(grams, axis=0)
             rows.append({"width": n, "kappa": float(kappa.mean), "kappa_ci": float(kappa.half_width),
-                         "kappa_infinite": float(eig[-1] / eig[0]),
+                         "kappa_infinite": float(eig[-1] / eig[0]), "skipped_null_directions": skip,
+                         "lambda_min_over_max": null,
                          "gram_rel_error": float(np.linalg.norm(mean_gram - theta) / np.linalg.norm(theta))})
             r = rows[-1]
-            print(f"NTK {name} n={n}: kappa {r['kappa']:.2f} +- {r['kappa_ci']:.2f} (infinite "
+            print(f"NTK {name} n={n}: kappa {r['kappa']:.2f} +- {r['kappa_ci']:.2f} "
+                  f"(skipping {skip} null directions; lambda_min/lambda_max {null:.1e}; infinite "
                   f"{r['kappa_infinite']:.2f}); |E Theta_emp - Theta|/|Theta| {r['gram_rel_error']:.3f}",
                   flush=True)
         out[name] = rows
@@ -118,11 +127,19 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, default=48)
     parser.add_argument("--ntk-widths", type=int, nargs="+", default=[64, 256, 1024])
     parser.add_argument("--ntk-seeds", type=int, default=6)
+    parser.add_argument("--parts", nargs="+", choices=("clt", "theorem2", "ntk"),
+                        default=["clt", "theorem2", "ntk"], help="recompute only these parts")
     parser.add_argument("--out", default="results/mc_rates.json")
     args = parser.parse_args(argv)
-    payload = {"clt": clt(args.widths, args.seeds),
-               "theorem2": theorem2(args.widths[:4], 12),
-               "ntk": ntk(args.ntk_widths, args.ntk_seeds)}
+    payload = {}
+    if os.path.exists(args.out):
+        with open(args.out, encoding="utf-8") as handle:
+            payload = json.load(handle)
+    parts = {"clt": lambda: clt(args.widths, args.seeds),
+             "theorem2": lambda: theorem2(args.widths[:4], 12),
+             "ntk": lambda: ntk(args.ntk_widths, args.ntk_seeds)}
+    for part in args.parts:
+        payload[part] = parts[part]()
     write_json(args.out, payload)
     return 0
 
