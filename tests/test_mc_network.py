@@ -1,7 +1,6 @@
 """Finite random networks built from the scheme objects agree with the analytic kernel maps,
 with errors shrinking at the central-limit rate width^(-1/2)."""
 
-import math
 
 import jax
 import jax.numpy as jnp

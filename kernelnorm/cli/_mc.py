@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from kernelnorm.cli._common import (
     add_json,
     correlation,
