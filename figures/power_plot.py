@@ -1,0 +1,34 @@
+"""Stacked power plots of random conv nets, one panel per normalisation scheme (cf Proxy Norm
+Figure 2), with MimicNorm's weight mean and CZM filters next to BN, LN, LN+PN.
+
+Reads ``results/power_sweep.json`` (from ``analysis/power_sweep.py``) and writes a PNG.
+Run: .venv/bin/python figures/power_plot.py [--data ...] [--out figures/out/power_plot.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from kernelnorm.power import draw_power_plot
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="results/power_sweep.json")
+    parser.add_argument("--out", default="figures/out/power_plot.png")
+    parser.add_argument("--columns", type=int, default=5)
+    args = parser.parse_args()
+    with open(args.data, encoding="utf-8") as handle:
+        data = json.load(handle)
+    config = data["config"]
+    title = (f"power of the normalised pre-activations y in random ReLU conv nets "
+             f"({config['inputs']} {config['inputs_from']} inputs at "
+             f"{config['resolution']}x{config['resolution']}; bottom red band = channel-wise "
+             f"collapse)")
+    draw_power_plot(data["profiles"], args.out, title=title, columns=args.columns)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
