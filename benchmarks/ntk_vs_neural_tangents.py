@@ -1,0 +1,100 @@
+"""Benchmark: infinite-width NTK Gram matrix, kernelnorm vs neural-tangents, side by side.
+
+FC ReLU network at the critical init (sigma_w2 = 2, sigma_b2 = 0), depth 100, m = 2000 inputs of
+dimension 64 on the sphere (||x||^2 = d), float64. Both compute the NNGP and NTK Gram matrices
+from the raw inputs. Ours runs in this interpreter; neural-tangents 0.6.5 (jax 0.4.38) runs in the
+pinned ``.venv-nt`` interpreter as a subprocess of this same run (the two jax versions cannot
+share a process), with its ``kernel_fn`` under ``jax.jit``.
+
+Printed: first call (compile + run) of each, steady state (best of ``--repeats`` calls) and their
+ratio, the max relative difference (off the diagonal; on the diagonal both are compared with
+the closed form ``Theta_L(x, x) = 2 L``), and kappa with its eigen-solver time.
+Targets (issue 3): steady-state ratio >= 10, our first call <= 3 s, difference <= 1e-9.
+
+    .venv/bin/python benchmarks/ntk_vs_neural_tangents.py [--m 2000 --depth 100 --dim 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def _ours(x, depth, repeats):
+    from kernelnorm import Plain
+    from kernelnorm.ntk import ntk_gram
+
+    start = time.perf_counter()
+    gram = ntk_gram(Plain(), x, depth)
+    first = time.perf_counter() - start
+    steady = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        ntk_gram(Plain(), x, depth)
+        steady.append(time.perf_counter() - start)
+    return gram, first, min(steady)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--m", type=int, default=2000)
+    parser.add_argument("--depth", type=int, default=100)
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", default=None, help="also write the numbers to this file")
+    args = parser.parse_args(argv)
+
+    from kernelnorm.data import sphere_points
+
+    x = sphere_points(args.m, args.dim, seed=0).x
+    start = time.perf_counter()
+    import jax  # noqa: F401  (import cost reported separately from the first call)
+
+    import_s = time.perf_counter() - start
+    gram, first, steady = _ours(x, args.depth, args.repeats)
+
+    from kernelnorm.ntk import spectrum
+
+    spec = spectrum(gram.ntk)
+
+    from kernelnorm.nt import run_oracle
+
+    case = dict(name="fc", norm="plain", activation="relu", sigma_w2=2.0, sigma_b2=0.0,
+                width=None, depth=args.depth, x="x", jit=True, repeats=args.repeats)
+    results, meta = run_oracle([case], {"x": x}, timeout=1800)
+    nt_nngp, nt_ntk = results["fc"]
+    nt_first = meta["timings"]["fc"]["first_call_s"]
+    nt_steady = meta["timings"]["fc"]["steady_s"]
+
+    off = ~np.eye(args.m, dtype=bool)
+    closed_form = 2.0 * args.depth  # Theta_L(x, x) = q L with q = sigma_w2 K0(x, x) = 2
+    numbers = {
+        "m": args.m, "depth": args.depth, "dim": args.dim, "method": gram.method,
+        "grid_size": gram.grid_size, "stated_error_bound": gram.error_bound,
+        "jax_import_s": import_s,
+        "ours_first_call_s": first, "ours_steady_s": steady,
+        "nt_first_call_s": nt_first, "nt_steady_s": nt_steady,
+        "steady_ratio": nt_steady / steady, "first_call_ratio": nt_first / first,
+        "max_rel_diff_ntk_offdiag": float(np.max(np.abs(gram.ntk - nt_ntk)[off] / np.abs(nt_ntk)[off])),
+        "max_rel_diff_nngp": float(np.max(np.abs(gram.nngp - nt_nngp) / np.abs(nt_nngp))),
+        "ours_diag_rel_err": float(np.max(np.abs(np.diag(gram.ntk) - closed_form)) / closed_form),
+        "nt_diag_rel_err": float(np.max(np.abs(np.diag(nt_ntk) - closed_form)) / closed_form),
+        "kappa": spec.kappa, "lambda_min": spec.lambda_min, "lambda_max": spec.lambda_max,
+        "eigen_s": spec.seconds, "versions": {"nt": meta["neural_tangents"], "nt_jax": meta["jax"]},
+    }
+    width = max(map(len, numbers))
+    print(f"NTK Gram, FC ReLU critical init, depth {args.depth}, m = {args.m}, dim {args.dim}, float64")
+    for key, value in numbers.items():
+        print(f"{key.ljust(width)}  {value:.4g}" if isinstance(value, float) else
+              f"{key.ljust(width)}  {value}")
+    if args.json:
+        from kernelnorm._io import write_json
+
+        write_json(args.json, numbers)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
