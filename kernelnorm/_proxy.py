@@ -121,7 +121,7 @@ def proxy_normalise(y, gamma, beta, activation="relu", *, beta_tilde=None, gamma
     Example::
 
         >>> z = proxy_normalise(np.zeros((1, 1)), np.ones(1), np.zeros(1))
-        >>> round(float(z[0, 0]), 4)  # 200 quantiles; -0.39894/sqrt(0.34085 + 0.03) = -0.6551 exactly
+        >>> round(float(z[0, 0]), 4)  # 200 quantiles (exact: -0.39894/sqrt(0.37085) = -0.6551)
         -0.6568
     """
     phi = get_activation(activation).function

@@ -29,7 +29,8 @@ def test_power_prints_a_per_depth_table_and_json_and_draws_a_png(capsys, tmp_pat
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--norm", "gn", "--width", "12", "--groups", "5"], "argument --groups: must divide --width 12"),
+    (["--norm", "gn", "--width", "12", "--groups", "5"],
+     "argument --groups: must divide --width 12"),
     (["--norm", "batchy"], "argument --norm: unknown norm 'batchy'"),
     (["--resolution", "12"], "argument --resolution: digits upsampling needs a multiple of 8"),
 ])

@@ -42,7 +42,8 @@ def test_quantile_rule_converges_at_rate_one_over_n():
 
 
 def test_extra_parameters_shift_and_scale_the_proxy():
-    """Y ~ N(beta~, (1 + gamma~)^2) equals gamma' = gamma (1 + gamma~), beta' = beta + gamma beta~."""
+    """Y ~ N(beta~, (1 + gamma~)^2) is the same as gamma' = gamma (1 + gamma~),
+    beta' = beta + gamma beta~ with a standard proxy."""
     gamma, beta = np.array([0.8, 1.2]), np.array([0.1, -0.3])
     gt, bt = np.array([0.2, -0.1]), np.array([0.5, 0.25])
     with_extra = proxy_moments(gamma, beta, gamma_tilde=gt, beta_tilde=bt)

@@ -130,7 +130,8 @@ def test_theorem1_bound_layer_norm_collapses_at_least_geometrically(relu_profile
 def test_layer_norm_share_grows_while_bn_and_proxy_norm_stay_bounded(relu_profiles):
     """Theorem 1's direction: LN's mu_c^2 share grows with depth (positive fitted log-rate of
     the share over layers 1..30) while LN+PN's shrinks (negative rate) and never exceeds its
-    layer-1 value (set by the input); BN's is exactly 0 (``test_batch_norm_has_no_channel_mean``)."""
+    layer-1 value (set by the input); BN's is exactly 0
+    (``test_batch_norm_has_no_channel_mean``)."""
     share = {k: p.shares[..., 0].mean(axis=0) for k, p in relu_profiles.items()}
     assert log_rate(share["ln"]) > 0.01
     assert log_rate(share["ln+pn"] + 1e-12) < 0.0

@@ -21,7 +21,10 @@ def _power(args):
 
         jax.config.update("jax_enable_x64", True)
     inputs = make_inputs(args.inputs_from, args.inputs, args.resolution, seed=args.seed)
-    bar = lambda it: progress(it, total=args.realisations, desc=f"{scheme.label} nets")  # noqa: E731
+
+    def bar(iterable):
+        return progress(iterable, total=args.realisations, desc=f"{scheme.label} nets")
+
     profile = power_profile(
         scheme.name, depth=args.depth, width=args.width, realisations=args.realisations,
         inputs=inputs, groups=args.groups, activation=args.activation, seed=args.seed,
@@ -34,8 +37,9 @@ def _power(args):
         payload["plot"] = args.plot
     header = (f"power decomposition of y (layer shares, mean over {args.realisations} nets): "
               f"{scheme.label}, {args.activation}, width {args.width}, {args.inputs} "
-              f"{args.inputs_from} inputs at {args.resolution}" + (f"; plot: {args.plot}"
-                                                                   if args.plot else ""))
+              f"{args.inputs_from} inputs at {args.resolution}")
+    if args.plot:
+        header += f"; plot: {args.plot}"
     emit(args, payload, header + "\n" + format_table(profile.rows(), TABLE_COLUMNS, digits=4))
 
 
