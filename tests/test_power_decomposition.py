@@ -79,3 +79,18 @@ def test_channel_linearity_is_one_for_linear_maps_and_for_collapsed_relu_channel
     collapsed = 5.0 + 0.1 * y  # positive everywhere: ReLU acts as the identity
     np.testing.assert_allclose(channel_linearity(collapsed, np.maximum(collapsed, 0)), 1.0,
                                rtol=1e-13)
+
+
+def test_inputs_have_unit_mean_square_and_the_documented_shapes():
+    from kernelnorm.power import make_inputs
+
+    shapes = {"digits": (4, 16, 16, 1), "digits-tiled": (4, 12, 12, 1), "mnist1d": (4, 24, 1),
+              "gaussian": (4, 6, 6, 3)}
+    for source, shape in shapes.items():
+        x = make_inputs(source, 4, shape[1], seed=3)
+        assert x.shape == shape
+        np.testing.assert_allclose((x**2).mean(axis=tuple(range(1, x.ndim))), 1.0, rtol=1e-12)
+    up = make_inputs("digits", 2, 16, seed=1)
+    np.testing.assert_array_equal(up[:, ::2, ::2], up[:, 1::2, 1::2])  # nearest upsampling
+    tiled = make_inputs("digits-tiled", 2, 16, seed=1)
+    np.testing.assert_array_equal(tiled[:, :8, :8], tiled[:, 8:, 8:])  # periodic tiling
