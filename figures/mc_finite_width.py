@@ -44,7 +44,7 @@ def draw(rates, decor, minibatch, out):
         ax.plot([r["width"] for r in rows], [r["std"] for r in rows], "o-", label=f"{norm} measured")
     rows = [r for r in decor["rows"] if r["norm"] == "weight-mean"]
     ax.plot([r["width"] for r in rows], [r["predicted_std"] for r in rows], "k:",
-            label="1/sqrt(n(1-T'(0)^2))")
+            label="sqrt((2-s^2)/(n(1-s^2))), s=T'(0)")
     ax.axhline(0.2 / 3, color="0.6", lw=0.8, ls="--", label="[-0.2,0.2] = ±3 std")
     ax.set(xscale="log", yscale="log", xlabel="width n", ylabel="std of pair correlations",
            title=f"(b) digits, depth {decor['depth']}")
