@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from kernelnorm._activations import get_activation
 from kernelnorm._errors import KernelnormInputError
@@ -35,6 +36,11 @@ class LayerInfo:
     weight_mean: bool
     czm_filter: bool
     reparam: bool
+
+
+def _channel_row(vector, ndim: int):
+    """A per-channel ``(C,)`` vector shaped to broadcast against ``(..., C)`` (explicit ranks)."""
+    return vector.reshape((1,) * (ndim - 1) + (-1,))
 
 
 def theorem3_sigma_w2(fan_in: int) -> float:
@@ -68,13 +74,17 @@ class Context:
         return self.mode == "init"
 
     def next_key(self):
+        """A fresh JAX key (apply mode: noise) or numpy generator (init mode: parameters)."""
         self._count += 1
+        if self.init:
+            return np.random.default_rng([*np.asarray(self.key).ravel().tolist(), self._count])
         return jax.random.fold_in(self.key, self._count)
 
     def get(self, layer: str, name: str, make):
-        """Parameter ``name`` of ``layer``: created by ``make(key)`` at init, read otherwise."""
+        """Parameter ``name`` of ``layer``: created by ``make(rng)`` (numpy, seeded from the init
+        key and the parameter's position) at init, read otherwise."""
         if self.init:
-            self.params.setdefault(layer, {})[name] = make(self.next_key())
+            self.params.setdefault(layer, {})[name] = np.asarray(make(self.next_key()), self.dtype)
         return self.params[layer][name]
 
 
@@ -89,16 +99,16 @@ def kernel(ctx: Context, name: str, shape: tuple[int, ...], *, first: bool = Fal
                                    s.czm and spatial > 1 and not first, s.czm)
     if s.czm:
         v = ctx.get(name, "v", lambda k: _czm_init(k, shape, ctx.info[name].czm_filter, ctx.dtype))
-        g = ctx.get(name, "g", lambda k: jnp.full((shape[-1],), math.log(s.g_init), ctx.dtype))
-        w = jnp.exp(g) * v
+        g = ctx.get(name, "g", lambda k: np.full((shape[-1],), math.log(s.g_init)))
+        w = _channel_row(jnp.exp(g), v.ndim) * v
     elif s.weight_standardise:
-        v = ctx.get(name, "w", lambda k: jax.random.normal(k, shape, ctx.dtype))
+        v = ctx.get(name, "w", lambda k: k.standard_normal(shape))
         w = math.sqrt(2.0 / fan_in) * weight_standardise(v, eps=WS_EPS)
     else:
         sigma_w2 = theorem3_sigma_w2(fan_in) if use_wm and s.init_scale == "theorem3" else 2.0
 
         def make(k):
-            w0 = jax.random.normal(k, shape, ctx.dtype) * math.sqrt(sigma_w2 / fan_in)
+            w0 = k.standard_normal(shape) * math.sqrt(sigma_w2 / fan_in)
             return weight_mean(w0) if use_wm and s.weight_mean_mode == "project" else w0
 
         w = ctx.get(name, "w", make)
@@ -111,22 +121,22 @@ def branch_scalar(ctx: Context, name: str, scalar_init: float | None):
     """The trainable residual-branch scalar ``alpha`` of layer ``name`` (``None`` without one)."""
     if scalar_init is None:
         return None
-    return ctx.get(name, "alpha", lambda k: jnp.asarray(scalar_init, ctx.dtype))
+    return ctx.get(name, "alpha", lambda k: np.asarray(scalar_init))
 
 
-def _czm_init(key, shape, czm_filter: bool, dtype):
+def _czm_init(rng, shape, czm_filter: bool, dtype):
     """CZMI for spatial filters (Mean Shift Rejection §3.2), otherwise a Gaussian kernel; both
     with unit-norm filters so that ``W = e^g V`` starts at ``||W_f|| = e^g``."""
     if czm_filter:
-        return zero_mean_filters(jax.random.uniform(key, shape, dtype, -1.0, 1.0))
-    raw = jax.random.normal(key, shape, dtype)
-    return raw / jnp.sqrt((raw * raw).sum(axis=tuple(range(len(shape) - 1)), keepdims=True))
+        return zero_mean_filters(rng.uniform(-1.0, 1.0, shape))
+    raw = rng.standard_normal(shape)
+    return raw / np.sqrt((raw * raw).sum(axis=tuple(range(len(shape) - 1)), keepdims=True))
 
 
 def bias(ctx: Context, name: str, h):
     if not ctx.scheme.has_bias:
         return h
-    return h + ctx.get(name, "b", lambda k: jnp.zeros((h.shape[-1],), ctx.dtype))
+    return h + _channel_row(ctx.get(name, "b", lambda k: np.zeros((h.shape[-1],))), h.ndim)
 
 
 def conv(ctx: Context, name: str, x, out: int, size: int = 3, stride: int = 1, *,
@@ -158,16 +168,18 @@ def batch_norm(ctx: Context, name: str, h):
     statistics at evaluation. Statistics over batch (and spatial) axes, ``standardise``."""
     axes = _stat_axes(h)
     if ctx.init:
-        ctx.state[name] = {"mean": jnp.zeros(h.shape[-1], ctx.dtype), "var": jnp.ones(h.shape[-1], ctx.dtype)}
+        ctx.state[name] = {"mean": np.zeros(h.shape[-1], ctx.dtype), "var": np.ones(h.shape[-1], ctx.dtype)}
     running = ctx.state[name]
     if ctx.train or ctx.init:
-        mean = jax.lax.stop_gradient(h.mean(axis=axes))
-        var = jax.lax.stop_gradient(((h - mean) ** 2).mean(axis=axes))
+        mean = jax.lax.stop_gradient(h.mean(axis=axes, keepdims=True))
+        var = jax.lax.stop_gradient(((h - mean) ** 2).mean(axis=axes)).reshape(-1)
+        mean = mean.reshape(-1)
         ctx.new_state[name] = {"mean": (1 - BN_MOMENTUM) * running["mean"] + BN_MOMENTUM * mean,
                                "var": (1 - BN_MOMENTUM) * running["var"] + BN_MOMENTUM * var}
         return standardise(h, axis=axes, eps=NORM_EPS)
     ctx.new_state[name] = running
-    return (h - running["mean"]) * jax.lax.rsqrt(running["var"] + NORM_EPS)
+    mean, var = (_channel_row(running[k], h.ndim) for k in ("mean", "var"))
+    return (h - mean) * jax.lax.rsqrt(var + NORM_EPS)
 
 
 def _standardise_activations(ctx: Context, name: str, h):
@@ -198,13 +210,13 @@ def norm_act(ctx: Context, name: str, h, *, activate: bool = True):
     s = ctx.scheme
     if s.activation_norm is not None:
         y = _standardise_activations(ctx, name + "/norm", h)
-        gamma = ctx.get(name + "/norm", "scale", lambda k: jnp.ones((h.shape[-1],), ctx.dtype))
-        beta = ctx.get(name + "/norm", "shift", lambda k: jnp.zeros((h.shape[-1],), ctx.dtype))
+        gamma = ctx.get(name + "/norm", "scale", lambda k: np.ones((h.shape[-1],)))
+        beta = ctx.get(name + "/norm", "shift", lambda k: np.zeros((h.shape[-1],)))
         if s.proxy and activate:
             from kernelnorm._proxy import proxy_normalise
 
             return proxy_normalise(y, gamma, beta, ctx.activation)
-        h = gamma * y + beta
+        h = _channel_row(gamma, h.ndim) * y + _channel_row(beta, h.ndim)
     return ctx.activation.function(h) if activate else h
 
 
@@ -212,7 +224,7 @@ def residual_scale(ctx: Context, name: str, h, scalar_init: float | None):
     """Residual-branch scalar applied after a normalisation (not foldable into the kernel)."""
     if scalar_init is None:
         return h
-    return ctx.get(name, "alpha", lambda k: jnp.asarray(scalar_init, ctx.dtype)) * h
+    return ctx.get(name, "alpha", lambda k: np.asarray(scalar_init)) * h
 
 
 def multiplicative_noise(ctx: Context, x):

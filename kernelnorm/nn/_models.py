@@ -14,6 +14,7 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from kernelnorm._errors import KernelnormInputError
 from kernelnorm.nn import _layers as L
@@ -51,10 +52,14 @@ class Network:
         return L.Context(self.scheme, activation=self.activation, **kwargs)
 
     def init(self, key, *, dtype=jnp.float32):
-        """Parameters and BN running statistics, deterministic in ``key``."""
-        ctx = self._context(mode="init", key=key, dtype=dtype)
-        self.forward(ctx, jnp.zeros((2, *self.input_shape), dtype))
-        return ctx.params, ctx.state
+        """Parameters and BN running statistics, deterministic in ``key``.
+
+        The forward pass runs abstractly (``jax.eval_shape``: shapes only, nothing compiled) and
+        every parameter is drawn by numpy from a generator seeded with ``key``'s data and the
+        parameter's position, so initialising a ResNet compiles nothing."""
+        ctx = self._context(mode="init", key=np.asarray(jax.random.key_data(key)), dtype=np.dtype(dtype))
+        jax.eval_shape(lambda: self.forward(ctx, jnp.zeros((2, *self.input_shape), dtype)))
+        return jax.tree_util.tree_map(jnp.asarray, (ctx.params, ctx.state))
 
     def apply(self, params, state, x, *, train: bool, key=None):
         if key is None:
@@ -67,8 +72,8 @@ class Network:
     @functools.cached_property
     def layers(self) -> dict[str, L.LayerInfo]:
         """What every kernel is (found by an abstract init: no arrays are computed)."""
-        ctx = self._context(mode="init", key=jax.random.PRNGKey(0))
-        jax.eval_shape(lambda: self.forward(ctx, jnp.zeros((2, *self.input_shape))))
+        ctx = self._context(mode="init", key=np.zeros(2, np.uint32), dtype=np.dtype(np.float32))
+        jax.eval_shape(lambda: self.forward(ctx, jnp.zeros((2, *self.input_shape), jnp.float32)))
         return ctx.info
 
     def kernel_mask(self, params, predicate) -> dict:
