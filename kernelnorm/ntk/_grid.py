@@ -28,6 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from kernelnorm._activations import QUADRATURE_TOLERANCE
 from kernelnorm._errors import KernelnormInputError
 from kernelnorm.ntk._recursion import check_depth, layer_kernels
 
@@ -79,7 +80,7 @@ def padded_range(lo: float, hi: float) -> tuple[float, float]:
 
 
 def _recurse_on_angles(scheme, q0: float, angles: np.ndarray, depths) -> dict:
-    """Exact recursion on the grid plus the diagonal (appended as the last entry)."""
+    """``{L: (nngp, ntk)}``: the exact recursion on the nodes plus the diagonal (last entry)."""
     rho = np.append(np.cos(angles), 1.0)
     values = {}
     for layer in layer_kernels(scheme, q0, q0, q0 * rho, max(depths)):
@@ -87,6 +88,24 @@ def _recurse_on_angles(scheme, q0: float, angles: np.ndarray, depths) -> dict:
             values[layer.depth] = (np.broadcast_to(layer.nngp, rho.shape).copy(),
                                    np.broadcast_to(layer.ntk, rho.shape).copy())
     return values
+
+
+def _refine(scheme, q0: float, angles: np.ndarray, values: dict, depths):
+    """Halve the spacing: every node is independent through the recursion, so only the new
+    midpoints are recursed; the old nodes (and the diagonal) are kept."""
+    middle = 0.5 * (angles[:-1] + angles[1:])
+    new = _recurse_on_angles(scheme, q0, middle, depths)
+    fine = np.empty(2 * len(angles) - 1)
+    fine[::2], fine[1::2] = angles, middle
+    refined = {}
+    for depth, old_pair in values.items():
+        pair = []
+        for old, mid in zip(old_pair, new[depth]):
+            merged = np.empty(len(fine) + 1)
+            merged[:-1:2], merged[1:-1:2], merged[-1] = old[:-1], mid[:-1], old[-1]
+            pair.append(merged)
+        refined[depth] = tuple(pair)
+    return fine, refined
 
 
 def rounding_allowance(depth: int, scale: float) -> float:
@@ -114,24 +133,30 @@ def grid_kernels(scheme, q0: float, t_range, depths, *, rtol: float = DEFAULT_RT
                  grid: int | None = None) -> dict[int, GridKernels]:
     """NNGP/NTK splines on ``t in t_range`` for every depth in ``depths``.
 
-    With ``grid=None`` the grid size doubles from :data:`MIN_GRID` until every stated bound is
-    ``<= rtol * max|value|``; past :data:`MAX_GRID` a :class:`KernelnormInputError` tells the
-    caller to use the exact path. ``grid`` fixes the size (an odd number ``>= 5``).
+    With ``grid=None`` the grid size doubles from :data:`MIN_GRID` (recursing only the new
+    midpoints) until every stated bound is ``<= rtol * max|value|`` (``rtol`` is raised to the
+    quadrature tolerance for activations without closed-form kernels) or the noise floor is
+    reached; past :data:`MAX_GRID` a :class:`KernelnormInputError` tells the caller to use the
+    exact path. ``grid`` fixes the size (an odd number ``>= 5``).
     """
     depths = sorted({check_depth(d) for d in np.atleast_1d(depths)})
+    if not scheme.activation.closed_form:  # the kernels themselves are only this accurate
+        rtol = max(rtol, QUADRATURE_TOLERANCE)
     lo, hi = t_range
-    sizes = [grid] if grid is not None else _doubling_sizes()
+    angles = np.linspace(lo, hi, MIN_GRID if grid is None else grid)
+    values = _recurse_on_angles(scheme, q0, angles, depths)
     previous = None
-    for size in sizes:
-        angles = np.linspace(lo, hi, size)
-        values = _recurse_on_angles(scheme, q0, angles, depths)
+    while True:
         result = {}
         for depth, (nngp, ntk) in values.items():
             result[depth] = GridKernels(depth, _spline(angles, nngp[:-1], nngp[-1], depth),
                                         _spline(angles, ntk[:-1], ntk[-1], depth))
         if grid is not None or _accurate(result, rtol) or _at_noise_floor(result, previous):
             return result
+        if 2 * len(angles) - 1 > MAX_GRID:
+            break
         previous = result
+        angles, values = _refine(scheme, q0, angles, values, depths)
     raise KernelnormInputError(
         "--method", f"the angle grid did not reach rtol={rtol:g} with {MAX_GRID} points; "
         "use the exact path (method='exact')")
@@ -147,13 +172,6 @@ def _at_noise_floor(result: dict, previous: dict | None) -> bool:
             if getattr(kernels, name).error_bound * 4 < getattr(previous[depth], name).error_bound:
                 return False
     return True
-
-
-def _doubling_sizes():
-    size = MIN_GRID
-    while size <= MAX_GRID:
-        yield size
-        size = 2 * size - 1
 
 
 def _accurate(result: dict, rtol: float) -> bool:
