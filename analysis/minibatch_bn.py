@@ -1,10 +1,11 @@
 """Mini-batch BN: per-layer gradient growth and the correlation fixed point vs batch size B.
 
 The idealised operator (B -> infinity) predicts chi_1 = pi/(pi-1) = 1.4669 per layer for ReLU and
-a fixed point rho* = 0; a batch of B centres every unit, so within-batch correlations average
+a fixed point rho* = 0 of the map T_bar; a batch of B centres every unit, so within-batch correlations average
 -1/(B-1) (Yang et al. 2019). Measures, at width n and depth L, the per-layer Jacobian growth
 (``chi``, fresh probes), the growth of one back-propagated gradient (geometric mean over layers)
-and the mean within-batch pair correlation at the last layer.
+the mean within-batch pair correlation at the last layer, and the one-layer correlation map
+at input correlations -0.5, 0, 0.5, 0.9 (pairs inside a mini-batch) against T_bar.
 
 Writes ``results/minibatch_bn.json``.
 Run: .venv/bin/python analysis/minibatch_bn.py [--batches 4 8 16 32 64 128] [--width 256]
@@ -21,7 +22,8 @@ os.environ.setdefault("JAX_ENABLE_X64", "1")
 import numpy as np  # noqa: E402
 
 from kernelnorm._io import write_json  # noqa: E402
-from kernelnorm._schemes import MiniBatchNorm  # noqa: E402
+from kernelnorm._schemes import BatchNorm, MiniBatchNorm  # noqa: E402
+from kernelnorm._transition import correlation_map  # noqa: E402
 from kernelnorm.montecarlo import (  # noqa: E402
     independent_pairs,
     mean_ci,
@@ -41,7 +43,10 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--out", default="results/minibatch_bn.json")
     args = parser.parse_args(argv)
-    inputs = independent_pairs(np.zeros(args.inputs // 2), args.inputs, seed=0)
+    map_rhos = np.array([-0.5, 0.0, 0.5, 0.9])
+    pair_rhos = np.tile(map_rhos, args.inputs // 2 // len(map_rhos) + 1)[: args.inputs // 2]
+    inputs = independent_pairs(pair_rhos, args.inputs, seed=0)
+    predicted_map = correlation_map(BatchNorm("relu"), map_rhos)
     rows = []
     for batch in args.batches:
         scheme = MiniBatchNorm("relu", batch_size=batch)
@@ -53,14 +58,22 @@ def main(argv=None) -> int:
         stats = sample_statistics(scheme, inputs.x, inputs.pairs, seed=batch, seeds=args.seeds,
                                   width=args.width, depth=args.depth)
         rho = mean_ci(stats.correlations[:, -1].ravel())
+        # one BN layer (layer 1 -> 2): the map at the measured input correlations, per rho
+        one_layer = [mean_ci(stats.correlations[:, 1][:, pair_rhos == r].ravel()) for r in map_rhos]
         rows.append({"batch": batch, "chi": float(chi.mean), "chi_ci": float(chi.half_width),
                      "backprop_growth": growth, "limit": LIMIT,
                      "rho_last": float(rho.mean), "rho_ci": float(rho.half_width),
-                     "centring_rho": -1.0 / (batch - 1)})
+                     "centring_rho": -1.0 / (batch - 1),
+                     "map_rho_in": map_rhos, "map_measured": [float(e.mean) for e in one_layer],
+                     "map_ci": [float(e.half_width) for e in one_layer],
+                     "map_b_infinity": predicted_map})
         r = rows[-1]
         print(f"B={batch:<4} chi {r['chi']:.4f} +- {r['chi_ci']:.4f}  backprop growth/layer "
               f"{growth:.4f}  (B->inf: {LIMIT:.4f})  rho_L {r['rho_last']:+.4f} +- {r['rho_ci']:.4f} "
-              f"(-1/(B-1) = {r['centring_rho']:+.4f})", flush=True)
+              f"(-1/(B-1) = {r['centring_rho']:+.4f})\n      one-layer map T(rho) at rho = "
+              f"{map_rhos.tolist()}: {np.round(r['map_measured'], 4).tolist()} +- "
+              f"{np.round(r['map_ci'], 4).tolist()} (B->inf {np.round(predicted_map, 4).tolist()})",
+              flush=True)
     write_json(args.out, {"width": args.width, "depth": args.depth, "seeds": args.seeds, "rows": rows})
     return 0
 
