@@ -107,3 +107,14 @@ def test_weight_mean_conv_layers_reduce_to_dense_on_1x1_images(oracle, case):
     off = ~np.eye(len(ntk_ref), dtype=bool)
     assert np.max(_relative(gram.nngp, nngp_ref)) <= RTOL
     assert np.max(_relative(gram.ntk, ntk_ref)[off]) <= RTOL
+
+
+def test_adapter_imports_without_neural_tangents_in_the_main_environment():
+    import subprocess
+    import sys
+
+    code = ("import sys, kernelnorm.nt, kernelnorm.ntk; "
+            "print('neural_tangents' in sys.modules, 'jax' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
