@@ -61,7 +61,8 @@ def _ntk(args):
     name, x = _inputs(args)
     report = ntk_condition(scheme, x, args.depth, method=args.method)
     payload = report.as_dict() | {"data": name, "description": _describe(scheme)}
-    bound = (f", interpolation error <= {report.error_bound:.2g}" if report.method == "grid" else "")
+    bound = (f", interpolation error <= {report.relative_error_bound:.2g} max|Theta|"
+             if report.method == "grid" else "")
     text = (f"NTK of {_describe(scheme)} at depth {report.depth} on {name} (m = {report.m}; "
             f"{report.method} path{bound})\n"
             f"kappa      = {format_number(report.kappa, 12)}"

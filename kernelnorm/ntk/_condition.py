@@ -141,6 +141,7 @@ class ConditionReport:
     phase: str
     method: str
     error_bound: float
+    relative_error_bound: float
     kernel_seconds: float
     eigen_seconds: float
 
@@ -172,7 +173,7 @@ def kappa_vs_depth(scheme, x, depths, *, progress=None, **options) -> list[Condi
         rows.append(ConditionReport(
             scheme.name, scheme.activation.name, depth, gram.ntk.shape[0], spec.kappa,
             spec.lambda_min, spec.lambda_max, chi, name, gram.method, gram.error_bound,
-            kernel_seconds, spec.seconds))
+            gram.error_bound / np.max(np.abs(gram.ntk)), kernel_seconds, spec.seconds))
     return rows
 
 
@@ -193,6 +194,6 @@ def kappa_vs_size(scheme, x, depth: int, sizes, **options) -> list[ConditionRepo
         spec = spectrum(gram.ntk[:m, :m])
         rows.append(ConditionReport(
             scheme.name, scheme.activation.name, gram.depth, m, spec.kappa, spec.lambda_min,
-            spec.lambda_max, chi, name, gram.method, gram.error_bound, kernel_seconds,
-            spec.seconds))
+            spec.lambda_max, chi, name, gram.method, gram.error_bound,
+            gram.error_bound / np.max(np.abs(gram.ntk)), kernel_seconds, spec.seconds))
     return rows
