@@ -117,13 +117,6 @@ def kernel(ctx: Context, name: str, shape: tuple[int, ...], *, first: bool = Fal
     return w
 
 
-def branch_scalar(ctx: Context, name: str, scalar_init: float | None):
-    """The trainable residual-branch scalar ``alpha`` of layer ``name`` (``None`` without one)."""
-    if scalar_init is None:
-        return None
-    return ctx.get(name, "alpha", lambda k: np.asarray(scalar_init))
-
-
 def _czm_init(rng, shape, czm_filter: bool, dtype):
     """CZMI for spatial filters (Mean Shift Rejection §3.2), otherwise a Gaussian kernel; both
     with unit-norm filters so that ``W = e^g V`` starts at ``||W_f|| = e^g``."""
@@ -140,18 +133,13 @@ def bias(ctx: Context, name: str, h):
 
 
 def conv(ctx: Context, name: str, x, out: int, size: int = 3, stride: int = 1, *,
-         first: bool = False, scalar_init: float | None = None):
-    """``size x size`` convolution, SAME padding, NHWC/HWIO, plus bias when the scheme has one.
-
-    With ``scalar_init`` the output is ``conv(x, alpha W)``: the residual scalar folded into the
-    kernel (MimicNorm Appendix C), so no branch activation is stored for ``d alpha``.
-    """
+         first: bool = False, scale=None):
+    """``size x size`` convolution, SAME padding, NHWC/HWIO, then ``* scale`` (a residual-branch
+    scalar, if given) and the bias when the scheme has one."""
     w = kernel(ctx, name, (size, size, x.shape[-1], out), first=first)
-    alpha = branch_scalar(ctx, name, scalar_init)
-    w = w if alpha is None else alpha * w
     y = jax.lax.conv_general_dilated(x, w.astype(x.dtype), (stride, stride), "SAME",
                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    return bias(ctx, name, y)
+    return bias(ctx, name, y if scale is None else scale * y)
 
 
 def dense(ctx: Context, name: str, x, out: int, *, first: bool = False):
@@ -220,11 +208,16 @@ def norm_act(ctx: Context, name: str, h, *, activate: bool = True):
     return ctx.activation.function(h) if activate else h
 
 
-def residual_scale(ctx: Context, name: str, h, scalar_init: float | None):
-    """Residual-branch scalar applied after a normalisation (not foldable into the kernel)."""
+def residual_scalar(ctx: Context, name: str, scalar_init: float | None):
+    """The trainable residual-branch scalar ``alpha`` of MimicNorm / SkipInit (``None``: none).
+
+    Where no normalisation follows the branch's last convolution, ``alpha`` multiplies the raw
+    convolution output before the bias, ``alpha conv(x, W) + b``, which XLA fuses with the
+    bias and residual addition. Folding it into the kernel, ``conv(x, alpha W)`` (MimicNorm
+    Appendix C) or scaling after the bias measured more memory (docs/training.md)."""
     if scalar_init is None:
-        return h
-    return ctx.get(name, "alpha", lambda k: np.asarray(scalar_init)) * h
+        return None
+    return ctx.get(name, "alpha", lambda k: np.asarray(scalar_init))
 
 
 def multiplicative_noise(ctx: Context, x):

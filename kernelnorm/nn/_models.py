@@ -126,14 +126,13 @@ def residual_scalar_init(kind: str | None, block: int, n_convs: int = 2) -> floa
 
 
 def _basic_block(ctx, name, x, out: int, stride: int, block: int):
-    s = ctx.scheme
-    alpha0 = residual_scalar_init(s.residual_scalar, block)
-    fold = s.activation_norm is None  # alpha * conv(x, W) = conv(x, alpha W) when no norm follows
     x = L.multiplicative_noise(ctx, x)
+    alpha = L.residual_scalar(ctx, name + "/scalar", residual_scalar_init(ctx.scheme.residual_scalar, block))
+    before_norm = ctx.scheme.activation_norm is None
     h = L.norm_act(ctx, name + "/conv1", L.conv(ctx, name + "/conv1", x, out, 3, stride))
-    h = L.conv(ctx, name + "/conv2", h, out, 3, 1, scalar_init=alpha0 if fold else None)
+    h = L.conv(ctx, name + "/conv2", h, out, 3, 1, scale=alpha if before_norm else None)
     h = L.norm_act(ctx, name + "/conv2", h, activate=False)
-    h = h if fold else L.residual_scale(ctx, name + "/scalar", h, alpha0)
+    h = h if before_norm or alpha is None else alpha * h
     shortcut = x
     if stride != 1 or x.shape[-1] != out:
         shortcut = L.norm_act(ctx, name + "/shortcut", L.conv(ctx, name + "/shortcut", x, out, 1, stride),

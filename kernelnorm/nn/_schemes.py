@@ -46,8 +46,7 @@ class NormScheme:
         init_scale: ``"he"`` (``sigma_w^2 = 2``) or ``"theorem3"`` (``2n/((n-1)(1-1/pi))``).
         last_bn: one BN without affine on the logits.
         residual_scalar: ``None``, ``"paper"`` (``1/sqrt(l)``), ``"code"`` (``1.2^k/l``) or
-            ``"zero"`` (SkipInit): a scalar multiplying each residual branch, folded into the
-            branch's last kernel so it costs no stored activation (MimicNorm Appendix C).
+            ``"zero"`` (SkipInit): a trainable scalar multiplying each residual branch's output.
         czm: Mean Shift Rejection: ``W = e^g V``, CZMI init, CZMG gradients, LUMA loss, noise.
         zmg: the CZMG factor ``z`` (1: stay exactly on the zero-mean isocline).
         g_init: initial ``e^g`` (0.8 in the paper).
