@@ -1,6 +1,7 @@
 """Train-step wall time of MimicNorm against BN (and NoNorm) on CPU, measured in the same run.
 
-Median over repeats of one jitted SGD step (compiled beforehand, ``block_until_ready``), float32.
+Median over repeats of one jitted SGD step (compiled beforehand, ``block_until_ready``), float32,
+the variants timed round-robin.
 Prints the ratios MimicNorm/BN and MimicNorm/NoNorm. Timings on a shared machine are noisy.
 
     .venv/bin/python benchmarks/step_time.py [--model resnet20 --batch 128 --repeats 20]
@@ -13,7 +14,8 @@ import statistics
 import time
 
 
-def step_seconds(model: str, norm: str, *, batch: int, repeats: int, side: int, **overrides) -> float:
+def compiled_step(model: str, norm: str, *, batch: int, side: int, **overrides):
+    """A zero-argument function running one jitted SGD step (compiled and warmed up)."""
     import jax
     import jax.numpy as jnp
 
@@ -28,15 +30,26 @@ def step_seconds(model: str, norm: str, *, batch: int, repeats: int, side: int, 
     x = jax.random.normal(jax.random.PRNGKey(1), (batch, side, side, 3))
     y = jnp.arange(batch) % 10
     key = jax.random.PRNGKey(2)
-    carry = step(params, state, opt_state, x, y, key)  # compile + warm-up
-    jax.block_until_ready(carry)
-    times = []
+    carry = [step(params, state, opt_state, x, y, key)]
+    jax.block_until_ready(carry[0])
+
+    def run():
+        carry[0] = step(*carry[0][:3], x, y, key)
+        jax.block_until_ready(carry[0])
+
+    return run
+
+
+def interleaved_medians(steps: dict, repeats: int) -> dict:
+    """Median seconds per step, timing the variants round-robin so that machine load drifts
+    hit all of them alike."""
+    times = {label: [] for label in steps}
     for _ in range(repeats):
-        start = time.perf_counter()
-        carry = step(*carry[:3], x, y, key)
-        jax.block_until_ready(carry)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for label, run in steps.items():
+            start = time.perf_counter()
+            run()
+            times[label].append(time.perf_counter() - start)
+    return {label: statistics.median(values) for label, values in times.items()}
 
 
 def main() -> None:
@@ -48,8 +61,9 @@ def main() -> None:
     args = parser.parse_args()
     variants = {"none": ("none", {}), "bn": ("bn", {}), "mimicnorm": ("mimicnorm", {}),
                 "mimicnorm[graph-wm]": ("mimicnorm", {"weight_mean_mode": "graph"})}
-    seconds = {label: step_seconds(args.model, norm, batch=args.batch, repeats=args.repeats, side=args.side, **kw)
-               for label, (norm, kw) in variants.items()}
+    steps = {label: compiled_step(args.model, norm, batch=args.batch, side=args.side, **kw)
+             for label, (norm, kw) in variants.items()}
+    seconds = interleaved_medians(steps, args.repeats)
     print(f"{args.model}, batch {args.batch}, {args.side}x{args.side}x3, median of {args.repeats} steps (CPU)")
     for label, value in seconds.items():
         print(f"  {label:22s} {value * 1e3:8.1f} ms/step")
