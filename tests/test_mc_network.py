@@ -137,3 +137,12 @@ def test_fitted_empirical_transition_map_matches_the_correlation_map():
         stats.covariances[:, 0])
     per_seed = mean_ci((rho_out - conditional).mean(axis=1))
     assert abs(per_seed.mean) <= 4.0 * per_seed.standard_error + 2.0 / width
+
+
+def test_layer_norm_kernel_is_the_plain_kernel_at_unit_length():
+    """LN after a plain ReLU block with sigma_w2 = 2 at c = 0: q_plain = 2 * 1/2 = 1 and
+    c_plain = 2 phi_hat(0) = 1/pi, so the normalised kernel is (1, 1, 1/pi); with sigma_w2 = 4
+    the plain lengths double and LN divides them out again."""
+    for sigma_w2 in (2.0, 4.0):
+        q1, q2, c = LayerNorm("relu", sigma_w2=sigma_w2).kernel_map(1.0, 1.0, 0.0)
+        np.testing.assert_allclose([q1, q2, c], [1.0, 1.0, 1.0 / np.pi], rtol=1e-14)
