@@ -105,7 +105,8 @@ class Plain:
         x = h if first else self.activation(h)
         n_in = x.shape[-1]
         w = self.effective_weights(params["w"])
-        return math.sqrt(self.sigma_w2 / n_in) * (x @ w) + math.sqrt(self.sigma_b2) * params["b"]
+        bias = params["b"].reshape((1,) * (x.ndim - 1) + (-1,))  # same rank: no rank promotion
+        return math.sqrt(self.sigma_w2 / n_in) * (x @ w) + math.sqrt(self.sigma_b2) * bias
 
 
 @dataclass(frozen=True)

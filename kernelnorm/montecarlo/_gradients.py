@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple
 
-from kernelnorm.montecarlo._network import apply_block, check_network, first_layer, seed_keys
+from kernelnorm.montecarlo._network import check_network, first_layer, seed_keys
 
 
 class GradientStatistics(NamedTuple):
@@ -32,12 +32,12 @@ def _forward(scheme, keys, x, width):
     import jax
 
     block = first_layer(scheme)
-    h1 = apply_block(block, block.init(keys[0], x.shape[1], width), x, first=True)
+    h1 = block.apply(block.init(keys[0], x.shape[1], width), x, first=True)
 
     def step(h, layer_keys):
         init_key, probe_key = layer_keys
         params = scheme.init(init_key, width, width)
-        h_next, pullback = jax.vjp(lambda a: apply_block(scheme, params, a), h)
+        h_next, pullback = jax.vjp(lambda a: scheme.apply(params, a), h)
         probe = jax.random.normal(probe_key, h_next.shape, h_next.dtype)
         pulled = pullback(probe)[0]
         return h_next, (h, (pulled * pulled).sum() / (probe * probe).sum())
@@ -59,7 +59,7 @@ def gradient_statistics(scheme, x, *, key, width: int, depth: int) -> GradientSt
     def back(g, layer):
         h_below, init_key = layer
         params = scheme.init(init_key, width, width)
-        _, pullback = jax.vjp(lambda a: apply_block(scheme, params, a), h_below)
+        _, pullback = jax.vjp(lambda a: scheme.apply(params, a), h_below)
         g_below = pullback(g)[0]
         return g_below, (g_below * g_below).sum()
 
@@ -109,9 +109,9 @@ def empirical_ntk(scheme, x, *, key, width: int, depth: int):
     params += [scheme.init(k, width, width) for k in keys[1:]]
 
     def output(all_params):
-        h = apply_block(block, all_params[0], x, first=True)
+        h = block.apply(all_params[0], x, first=True)
         for p in all_params[1:]:
-            h = apply_block(scheme, p, h)
+            h = scheme.apply(p, h)
         return h[:, 0]
 
     jacobian = jax.jacrev(output)(params)

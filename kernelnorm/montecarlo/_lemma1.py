@@ -10,7 +10,6 @@ import numpy as np
 from kernelnorm._errors import KernelnormInputError, check_correlation
 from kernelnorm._schemes import WeightMean
 from kernelnorm.montecarlo._estimators import Estimate, mean_ci
-from kernelnorm.montecarlo._network import apply_block
 
 
 class Lemma1Check(NamedTuple):
@@ -67,7 +66,7 @@ def lemma1_check(n_in: int, n_out: int, rho: float, *, draws: int, seed: int = 0
         pair_key, weight_key = jax.random.split(key)
         z = jax.random.normal(pair_key, (2, n_in))
         u, v = z[0], rho * z[0] + math.sqrt(1.0 - rho * rho) * z[1]
-        out = apply_block(scheme, scheme.init(weight_key, n_in, n_out), jnp.stack([u, v]))
+        out = scheme.apply(scheme.init(weight_key, n_in, n_out), jnp.stack([u, v]))
         return jnp.mean(out[0] * out[1])
 
     keys = jax.random.split(jax.random.key(seed), draws)

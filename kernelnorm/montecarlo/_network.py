@@ -86,22 +86,13 @@ def reduce_layer_input(x, *, jitter: float | None = None):
     return math.sqrt(k / n) * reflected
 
 
-def apply_block(block, params, x, *, first: bool = False):
-    """``block.apply`` with NumPy rank promotion allowed while it is traced: the core's dense
-    blocks add a ``(n_out,)`` bias to a ``(batch, n_out)`` array."""
-    import jax
-
-    with jax.numpy_rank_promotion("allow"):
-        return block.apply(params, x, first=first)
-
-
 def _layer(scheme, key, h, width: int, *, first: bool, engine: str):
     block = first_layer(scheme) if first else scheme
     x = h if first else scheme.activation(h)
     if engine == "reduced" and x.shape[0] + 1 < x.shape[1]:
         x = reduce_layer_input(x)
     params = block.init(key, x.shape[1], width)
-    return apply_block(block, params, x, first=True)
+    return block.apply(params, x, first=True)
 
 
 def _statistics(h, pairs) -> LayerStatistics:
