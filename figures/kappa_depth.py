@@ -7,16 +7,14 @@ Run: .venv/bin/python figures/kappa_depth.py [--data ...] [--out figures/out/kap
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import sys
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from kernelnorm._io import atomic_path  # noqa: E402
+from kernelnorm._io import read_json, run_script, save_figure  # noqa: E402
 
 
 def draw(data: dict, out: str) -> None:
@@ -43,9 +41,7 @@ def draw(data: dict, out: str) -> None:
     right.legend(fontsize=7)
     right.grid(alpha=0.3)
     fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=150, format="png")
-    plt.close(fig)
+    save_figure(fig, out)
 
 
 def main(argv=None) -> int:
@@ -53,16 +49,10 @@ def main(argv=None) -> int:
     parser.add_argument("--data", default="results/kappa_depth.json")
     parser.add_argument("--out", default="figures/out/kappa_depth.png")
     args = parser.parse_args(argv)
-    try:
-        with open(args.data, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, json.JSONDecodeError) as err:
-        print(f"kappa_depth: error: argument --data: cannot read {args.data}: {err}", file=sys.stderr)
-        return 2
-    draw(data, args.out)
+    draw(read_json(args.data), args.out)
     print(f"wrote {args.out}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

@@ -10,7 +10,6 @@ Run: .venv/bin/python figures/mc_finite_width.py [--out figures/out/mc_finite_wi
 from __future__ import annotations
 
 import argparse
-import json
 import math
 
 import matplotlib
@@ -19,12 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kernelnorm._io import atomic_path  # noqa: E402
-
-
-def _load(path):
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+from kernelnorm._io import read_json, run_script, save_figure  # noqa: E402
 
 
 def draw(rates, decor, minibatch, out):
@@ -60,9 +54,7 @@ def draw(rates, decor, minibatch, out):
            title=f"(c) mini-batch BN, width {minibatch['width']}")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=130, format="png")
-    plt.close(fig)
+    save_figure(fig, out, dpi=130)
 
 
 def main(argv=None) -> int:
@@ -72,9 +64,10 @@ def main(argv=None) -> int:
     parser.add_argument("--minibatch", default="results/minibatch_bn.json")
     parser.add_argument("--out", default="figures/out/mc_finite_width.png")
     args = parser.parse_args(argv)
-    draw(_load(args.rates), _load(args.decorrelation), _load(args.minibatch), args.out)
+    draw(read_json(args.rates, "--rates"), read_json(args.decorrelation, "--decorrelation"),
+         read_json(args.minibatch, "--minibatch"), args.out)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

@@ -8,19 +8,18 @@ Run: .venv/bin/python figures/power_plot.py [--data ...] [--out figures/out/powe
 from __future__ import annotations
 
 import argparse
-import json
 
+from kernelnorm._io import read_json, run_script
 from kernelnorm.power import draw_power_plot
 
 
-def main() -> None:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="results/power_sweep.json")
     parser.add_argument("--out", default="figures/out/power_plot.png")
     parser.add_argument("--columns", type=int, default=5)
-    args = parser.parse_args()
-    with open(args.data, encoding="utf-8") as handle:
-        data = json.load(handle)
+    args = parser.parse_args(argv)
+    data = read_json(args.data)
     config = data["config"]
     title = (f"power of the normalised pre-activations y in random ReLU conv nets "
              f"({config['inputs']} {config['inputs_from']} inputs at "
@@ -28,7 +27,8 @@ def main() -> None:
              f"collapse)")
     draw_power_plot(data["profiles"], args.out, title=title, columns=args.columns)
     print(f"wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_script(main))

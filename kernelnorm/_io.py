@@ -62,3 +62,39 @@ def _finite(value):
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
     return value
+
+
+def read_json(path: str, argument: str = "--data"):
+    """Load a data file written by an ``analysis/`` pipeline; a missing or corrupt file is a
+    :class:`KernelnormInputError` naming ``argument`` (and saying which pipeline to run)."""
+    from kernelnorm._errors import KernelnormInputError
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, json.JSONDecodeError) as err:
+        raise KernelnormInputError(argument, f"cannot read {path}: {err}") from None
+
+
+def save_figure(fig, path: str, *, dpi: int = 150) -> None:
+    """Save a matplotlib figure as PNG atomically and close it."""
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    plt.close(fig)
+
+
+def run_script(main, argv=None) -> int:
+    """Exit code of an ``analysis/`` or ``figures/`` script's ``main``: bad input is one line
+    on stderr and exit 2, never a traceback."""
+    import os
+    import sys
+
+    from kernelnorm._errors import KernelnormInputError
+
+    try:
+        return int(main(argv) or 0)
+    except KernelnormInputError as err:
+        print(f"{os.path.basename(sys.argv[0])}: error: {err}", file=sys.stderr)
+        return 2
