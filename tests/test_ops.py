@@ -70,3 +70,22 @@ def test_zero_mean_gradient_with_factor_one_removes_spatial_mean():
     np.testing.assert_allclose(spatial_mean(zero_mean_gradient(grad, 1.0)), 0.0, atol=1e-15)
     half = zero_mean_gradient(grad, 0.85)
     np.testing.assert_allclose(spatial_mean(half), 0.15 * spatial_mean(grad), atol=1e-15)
+
+
+def test_atomic_write_keeps_old_content_on_failure_and_uses_umask(tmp_path):
+    import os
+
+    from kernelnorm._io import atomic_path, write_text
+
+    target = tmp_path / "out.txt"
+    write_text(str(target), "old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(str(target)) as tmp:
+            with open(tmp, "w") as handle:
+                handle.write("half")
+            raise RuntimeError("interrupted")
+    assert target.read_text() == "old"
+    assert sorted(os.listdir(tmp_path)) == ["out.txt"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (target.stat().st_mode & 0o777) == (0o666 & ~umask)
