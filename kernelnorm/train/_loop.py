@@ -3,6 +3,7 @@ metrics. A run whose loss turns NaN/inf is stopped and recorded as diverged at s
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import time
@@ -126,7 +127,9 @@ def evaluate(network, params, state, x, y, *, batch_size: int = 512) -> dict:
     return {"loss": total_loss / len(x), "accuracy": correct / len(x)}
 
 
+@functools.lru_cache(maxsize=16)
 def _eval_forward(network):
+    """One jitted evaluation function per network (compiled once, reused every epoch)."""
     @jax.jit
     def forward(params, state, x, y):
         logits, _ = network.apply(params, state, x, train=False)
