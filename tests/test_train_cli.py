@@ -31,3 +31,18 @@ def test_bad_scheme_is_a_one_line_error_exit_2(capsys):
     assert main(["train", "--model", "fcnn", "--norm", "batchnorm", "--epochs", "1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown scheme 'batchnorm'" in err
+
+
+def test_train_command_reads_cifar_binary_files_with_augmentation(tmp_path, capsys):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for name, n in [*((f"data_batch_{i}.bin", 8) for i in range(1, 6)), ("test_batch.bin", 8)]:
+        labels = np.arange(n, dtype=np.uint8)[:, None] % 10
+        pixels = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+        (tmp_path / name).write_bytes(np.concatenate([labels, pixels], axis=1).tobytes())
+    code = main(["train", "--model", "fcnn", "--norm", "bn", "--data", f"cifar10:{tmp_path}", "--epochs", "1",
+                 "--batch-size", "16", "--augment", "--json"])
+    assert code == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["diverged"] is False and payload["history"][0]["step"] == 40 // 16
