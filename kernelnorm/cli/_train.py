@@ -23,8 +23,8 @@ def _add_model_arguments(parser, *, norm: bool = True) -> None:
                         help="scale every CNN channel count (default: %(default)s)")
     parser.add_argument("--depth", type=positive_int, default=3, help="FCNN hidden layers (default: 3)")
     parser.add_argument("--width", type=positive_int, default=128, help="FCNN width (default: 128)")
-    parser.add_argument("--residual-scalar", choices=("paper", "code", "zero"), default=None,
-                        help="residual-branch scalar init: paper 1/sqrt(l), code 1.2^k/l, zero")
+    parser.add_argument("--residual-scalar", choices=("paper", "code", "zero", "none"), default=None,
+                        help="residual-branch scalar init: paper 1/sqrt(l), code 1.2^k/l, zero, or none")
     parser.add_argument("--weight-mean-mode", choices=("project", "graph"), default=None,
                         help="weight mean as a projection after the step (default) or in the graph")
     parser.add_argument("--zmg", type=nonnegative_float, default=None, help="CZMG factor z (czmig: 0.85)")

@@ -45,7 +45,7 @@ class NormScheme:
         fan_in_threshold: kernels with ``kh*kw*in <= threshold`` (depthwise 3x3: 9) are skipped.
         init_scale: ``"he"`` (``sigma_w^2 = 2``) or ``"theorem3"`` (``2n/((n-1)(1-1/pi))``).
         last_bn: one BN without affine on the logits.
-        residual_scalar: ``None``, ``"paper"`` (``1/sqrt(l)``), ``"code"`` (``1.2^k/l``) or
+        residual_scalar: ``None`` (or ``"none"``), ``"paper"`` (``1/sqrt(l)``), ``"code"`` (``1.2^k/l``) or
             ``"zero"`` (SkipInit): a trainable scalar multiplying each residual branch's output.
         czm: Mean Shift Rejection: ``W = e^g V``, CZMI init, CZMG gradients, LUMA loss, noise.
         zmg: the CZMG factor ``z`` (1: stay exactly on the zero-mean isocline).
@@ -73,6 +73,8 @@ class NormScheme:
     weight_standardise: bool = False
 
     def __post_init__(self):
+        if self.residual_scalar == "none":  # explicit "no scalar" (``None`` overrides are ignored)
+            object.__setattr__(self, "residual_scalar", None)
         if self.weight_mean_mode not in ("project", "graph"):
             raise KernelnormInputError("--weight-mean-mode", f"must be project or graph, got {self.weight_mean_mode!r}")
         if self.init_scale not in ("he", "theorem3"):
