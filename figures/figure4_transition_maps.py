@@ -6,14 +6,13 @@ Run: .venv/bin/python figures/figure4_transition_maps.py [--data ...] [--out fig
 
 from __future__ import annotations
 
-import argparse
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from kernelnorm._io import read_json, run_script, save_figure  # noqa: E402
+from kernelnorm._io import figure_main, run_script, save_figure  # noqa: E402
 
 
 def draw(data: dict, out: str) -> None:
@@ -39,13 +38,7 @@ def draw(data: dict, out: str) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="results/transition_maps.json")
-    parser.add_argument("--out", default="figures/out/figure4_transition_maps.png")
-    args = parser.parse_args(argv)
-    draw(read_json(args.data), args.out)
-    print(f"wrote {args.out}")
-    return 0
+    return figure_main(draw, __doc__, data="results/transition_maps.json", out="figures/out/figure4_transition_maps.png", argv=argv)
 
 
 if __name__ == "__main__":

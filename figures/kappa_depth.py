@@ -6,7 +6,6 @@ Run: .venv/bin/python figures/kappa_depth.py [--data ...] [--out figures/out/kap
 
 from __future__ import annotations
 
-import argparse
 import math
 
 import matplotlib
@@ -14,7 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from kernelnorm._io import read_json, run_script, save_figure  # noqa: E402
+from kernelnorm._io import figure_main, run_script, save_figure  # noqa: E402
 
 
 def draw(data: dict, out: str) -> None:
@@ -45,13 +44,7 @@ def draw(data: dict, out: str) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="results/kappa_depth.json")
-    parser.add_argument("--out", default="figures/out/kappa_depth.png")
-    args = parser.parse_args(argv)
-    draw(read_json(args.data), args.out)
-    print(f"wrote {args.out}")
-    return 0
+    return figure_main(draw, __doc__, data="results/kappa_depth.json", out="figures/out/kappa_depth.png", argv=argv)
 
 
 if __name__ == "__main__":

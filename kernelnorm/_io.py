@@ -33,38 +33,28 @@ def write_text(path: str, text: str) -> None:
 
 
 def write_json(path: str, payload) -> None:
-    write_text(path, json.dumps(payload, indent=2, default=_jsonable) + "\n")
+    write_text(path, dumps(payload) + "\n")
 
 
-def _jsonable(value):
+def to_jsonable(value):
+    """Plain JSON data: numpy/JAX scalars and arrays become numbers and lists, and non-finite
+    floats the strings ``"inf"``, ``"-inf"``, ``"nan"`` (JSON has no such numbers)."""
     import math
 
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if hasattr(value, "tolist") and hasattr(value, "ndim"):  # numpy/JAX scalar or array
+        return to_jsonable(value.tolist())
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
+    return value
 
 
 def dumps(payload) -> str:
-    """JSON text; infinities become the strings ``"inf"``/``"-inf"`` (JSON has none)."""
-    return json.dumps(_finite(payload), indent=2, default=_jsonable)
-
-
-def _finite(value):
-    import math
-
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+    """Indented JSON text of :func:`to_jsonable` (payload)."""
+    return json.dumps(to_jsonable(payload), indent=2)
 
 
 def read_json(path: str, argument: str = "--data"):
@@ -101,3 +91,17 @@ def run_script(main, argv=None) -> int:
     except KernelnormInputError as err:
         print(f"{os.path.basename(sys.argv[0])}: error: {err}", file=sys.stderr)
         return 2
+
+
+def figure_main(draw, description: str, *, data: str, out: str, argv=None) -> int:
+    """``main`` of a figure script that draws one ``analysis/`` data file: parses ``--data`` and
+    ``--out``, calls ``draw(payload, out)`` and reports the file written."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description.strip().splitlines()[0])
+    parser.add_argument("--data", default=data, help="data file (default: %(default)s)")
+    parser.add_argument("--out", default=out, help="PNG to write (default: %(default)s)")
+    args = parser.parse_args(argv)
+    draw(read_json(args.data), args.out)
+    print(f"wrote {args.out}")
+    return 0

@@ -89,3 +89,14 @@ def test_atomic_write_keeps_old_content_on_failure_and_uses_umask(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (target.stat().st_mode & 0o777) == (0o666 & ~umask)
+
+
+def test_json_output_is_strict_json_for_numpy_values_and_infinities():
+    import json
+    import math
+
+    from kernelnorm._io import dumps
+
+    text = dumps({"xi": math.inf, "rows": [np.float64(-np.inf), np.arange(2)], "nan": np.float32("nan")})
+    assert json.loads(text, parse_constant=lambda name: pytest.fail(f"non-JSON {name}")) == {
+        "xi": "inf", "rows": ["-inf", [0, 1]], "nan": "nan"}

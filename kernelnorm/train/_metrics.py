@@ -5,27 +5,16 @@ interleave whole lines and a crash leaves at most the records already written.""
 from __future__ import annotations
 
 import json
-import math
 import os
 
-
-def _clean(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return _clean(value.item())
-    return value
+from kernelnorm._io import to_jsonable
 
 
 def append_jsonl(path: str, record: dict) -> None:
     """Append ``record`` as one JSON line to ``path`` (created with its folder if missing)."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    line = (json.dumps(_clean(record), sort_keys=True) + "\n").encode("utf-8")
+    line = (json.dumps(to_jsonable(record), sort_keys=True) + "\n").encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line)
