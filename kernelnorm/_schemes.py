@@ -20,7 +20,7 @@ dense map of the (pre-normalised) inputs; :func:`input_kernel` gives its kernel.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -143,6 +143,14 @@ class WeightMean(Plain):
         return weight_mean(w)
 
 
+def _divide_by_scale(kernel, q1, q2):
+    """``kernel / sqrt(q1 q2)``, 0 where a length vanishes."""
+    kernel = np.asarray(kernel, dtype=np.float64)
+    scale = np.sqrt(np.asarray(q1, dtype=np.float64) * q2)
+    shape = np.broadcast(kernel, scale).shape
+    return np.divide(kernel, scale, out=np.zeros(shape), where=scale > 0)
+
+
 @dataclass(frozen=True)
 class BatchNorm:
     """Dense block followed by full-batch batch norm, idealised (MimicNorm Eq. 9, Theorem 2).
@@ -170,8 +178,7 @@ class BatchNorm:
         return self.activation.centred_dual(q, q, q)
 
     def _normalised(self, kernel, q1, q2):
-        scale = np.sqrt(self._variance(q1) * self._variance(q2))
-        return np.divide(kernel, scale, out=np.zeros(np.shape(kernel)), where=scale > 0)
+        return _divide_by_scale(kernel, self._variance(q1), self._variance(q2))
 
     def kernel_map(self, q1, q2, c):
         c_next = self._normalised(self.activation.centred_dual(q1, q2, c), q1, q2)
@@ -188,14 +195,6 @@ class BatchNorm:
     def apply(self, params, h, *, first: bool = False):
         x = h if first else self.activation(h)
         return standardise(x @ params["w"], axis=0, eps=self.eps)
-
-
-def _divide_by_scale(kernel, q1, q2):
-    """``kernel / sqrt(q1 q2)``, 0 where a length vanishes."""
-    kernel = np.asarray(kernel, dtype=np.float64)
-    scale = np.sqrt(np.asarray(q1, dtype=np.float64) * q2)
-    shape = np.broadcast(kernel, scale).shape
-    return np.divide(kernel, scale, out=np.zeros(shape), where=scale > 0)
 
 
 @dataclass(frozen=True)
@@ -263,12 +262,11 @@ class MiniBatchNorm(BatchNorm):
         return standardise(groups, axis=1, eps=self.eps).reshape(total, units)
 
 
-SCHEMES = {"plain": Plain, "weight-mean": WeightMean, "bn": BatchNorm}
-SCHEMES["ln"] = LayerNorm
+SCHEMES = {"plain": Plain, "weight-mean": WeightMean, "bn": BatchNorm, "ln": LayerNorm}
 
 
 def resolve_norm(norm: str) -> type:
-    """Scheme class for a CLI name (``plain``, ``weight-mean``/``wm``, ``bn``)."""
+    """Scheme class for a CLI name (``plain``, ``weight-mean``/``wm``, ``bn``, ``ln``)."""
     aliases = {"wm": "weight-mean", "weight_mean": "weight-mean", "batch-norm": "bn", "none": "plain"}
     key = aliases.get(norm.lower(), norm.lower())
     try:

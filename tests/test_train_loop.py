@@ -1,12 +1,10 @@
 """Training machinery: schedules, determinism, metrics files, augmentation, memory accounting."""
 
 import json
-import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from kernelnorm.data import load_digits
 from kernelnorm.nn import build_network

@@ -177,7 +177,6 @@ def sample_statistics(scheme, x, pairs, *, seed: int, seeds: int, width: int, de
     (unbatched GEMMs) was ~1.7x faster than one ``vmap`` over 8 seeds for width 2048
     (``benchmarks/mc_throughput.py``); batching pays off for narrow nets and accelerators.
     """
-    import jax
     import jax.numpy as jnp
     import numpy as np
 
