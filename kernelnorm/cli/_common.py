@@ -94,10 +94,20 @@ def scheme_from_args(args):
         return BatchNorm(args.activation)
     kwargs = {"width": args.width} if cls is WeightMean else {}
     scheme = cls(args.activation, sigma_w2=1.0, sigma_b2=args.sigma_b2, **kwargs)
-    sigma_w2 = args.sigma_w2 if args.sigma_w is None else args.sigma_w**2
+    sigma_w = getattr(args, "sigma_w", None)
+    sigma_w2 = args.sigma_w2 if sigma_w is None else sigma_w**2
     if sigma_w2 is None:
         sigma_w2 = stable_init(scheme)
     return cls(args.activation, sigma_w2=sigma_w2, sigma_b2=args.sigma_b2, **kwargs)
+
+
+def describe_scheme(scheme) -> str:
+    """One line naming the scheme and its parameters, for command output."""
+    if scheme.name == "bn":
+        return f"bn, {scheme.activation.name}"
+    extra = f", width={format_number(scheme.width)}" if scheme.name == "weight-mean" else ""
+    return (f"{scheme.name}, {scheme.activation.name}, sigma_w2={scheme.sigma_w2:.6g}, "
+            f"sigma_b2={scheme.sigma_b2:.6g}{extra}")
 
 
 def format_number(value, digits: int = 6) -> str:

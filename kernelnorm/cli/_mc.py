@@ -11,25 +11,21 @@ from kernelnorm.cli._common import (
     positive_float,
     positive_int,
     progress,
+    scheme_from_args,
 )
 
 
 def _scheme(args):
+    """``--batch-size`` makes ``--norm bn`` mini-batched; otherwise the shared construction
+    (stable init by default; ``--width`` is also weight mean's input width)."""
     from kernelnorm._errors import KernelnormInputError
-    from kernelnorm._schemes import BatchNorm, MiniBatchNorm, WeightMean, resolve_norm
-    from kernelnorm._transition import stable_init
+    from kernelnorm._schemes import BatchNorm, MiniBatchNorm, resolve_norm
 
     if args.batch_size is not None:
         if resolve_norm(args.norm) is not BatchNorm:
             raise KernelnormInputError("--batch-size", "only applies to --norm bn")
         return MiniBatchNorm(args.activation, batch_size=args.batch_size)
-    cls = resolve_norm(args.norm)
-    if cls is BatchNorm:
-        return BatchNorm(args.activation)
-    extra = {"width": args.width} if cls is WeightMean else {}
-    scheme = cls(args.activation, sigma_w2=1.0, sigma_b2=args.sigma_b2, **extra)
-    sigma_w2 = args.sigma_w2 if args.sigma_w2 is not None else stable_init(scheme)
-    return cls(args.activation, sigma_w2=sigma_w2, sigma_b2=args.sigma_b2, **extra)
+    return scheme_from_args(args)
 
 
 def _inputs(args):

@@ -11,6 +11,7 @@ import copy
 from kernelnorm.cli._common import (
     add_json,
     add_scheme_arguments,
+    describe_scheme,
     emit,
     format_number,
     format_table,
@@ -48,22 +49,16 @@ def _inputs(args):
     return dataset.name, x
 
 
-def _describe(scheme) -> str:
-    from kernelnorm.cli._theory import _describe as describe
-
-    return describe(scheme)
-
-
 def _ntk(args):
     from kernelnorm.ntk import ntk_condition
 
     scheme = scheme_from_args(args)
     name, x = _inputs(args)
     report = ntk_condition(scheme, x, args.depth, method=args.method)
-    payload = report.as_dict() | {"data": name, "description": _describe(scheme)}
+    payload = report.as_dict() | {"data": name, "description": describe_scheme(scheme)}
     bound = (f", interpolation error <= {report.relative_error_bound:.2g} max|Theta|"
              if report.method == "grid" else "")
-    text = (f"NTK of {_describe(scheme)} at depth {report.depth} on {name} (m = {report.m}; "
+    text = (f"NTK of {describe_scheme(scheme)} at depth {report.depth} on {name} (m = {report.m}; "
             f"{report.method} path{bound})\n"
             f"kappa      = {format_number(report.kappa, 12)}"
             + (f"   (kappa - 1 = {report.kappa - 1:.3g})" if report.kappa < 1.01 else "") + "\n"

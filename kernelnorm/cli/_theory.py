@@ -9,6 +9,7 @@ import math
 
 from kernelnorm.cli._common import (
     add_json,
+    describe_scheme,
     add_scheme_arguments,
     correlation,
     emit,
@@ -21,21 +22,13 @@ from kernelnorm.cli._common import (
 )
 
 
-def _describe(scheme) -> str:
-    if scheme.name == "bn":
-        return f"bn, {scheme.activation.name}"
-    extra = f", width={format_number(scheme.width)}" if scheme.name == "weight-mean" else ""
-    return (f"{scheme.name}, {scheme.activation.name}, sigma_w2={scheme.sigma_w2:.6g}, "
-            f"sigma_b2={scheme.sigma_b2:.6g}{extra}")
-
-
 def _chi1(args):
     from kernelnorm._transition import chi_1, phase
 
     scheme = scheme_from_args(args)
     value = chi_1(scheme)
-    emit(args, {"chi_1": value, "phase": phase(value), "scheme": _describe(scheme)},
-         f"chi_1 = {value:.15g}   ({phase(value)}; {_describe(scheme)})")
+    emit(args, {"chi_1": value, "phase": phase(value), "scheme": describe_scheme(scheme)},
+         f"chi_1 = {value:.15g}   ({phase(value)}; {describe_scheme(scheme)})")
 
 
 def _map(args):
@@ -48,19 +41,20 @@ def _map(args):
     values, slopes = correlation_map(scheme, rhos), correlation_map_slope(scheme, rhos)
     rows = [{"rho": float(r), "T(rho)": float(t), "T'(rho)": float(s)}
             for r, t, s in zip(rhos, values, slopes)]
-    emit(args, {"scheme": _describe(scheme), "map": rows},
-         f"correlation map of {_describe(scheme)}\n"
+    emit(args, {"scheme": describe_scheme(scheme), "map": rows},
+         f"correlation map of {describe_scheme(scheme)}\n"
          + format_table(rows, ["rho", "T(rho)", "T'(rho)"], digits=12))
 
 
 def _fixed_points(args):
     from kernelnorm._transition import summarise
 
-    summary = summarise(scheme_from_args(args))
+    scheme = scheme_from_args(args)
+    summary = summarise(scheme)
     rows = [{"rho*": p.rho, "slope": p.slope,
              "stability": ("stable" if p.stable else "unstable") + (" (marginal)" if p.marginal else "")}
             for p in summary.fixed_points]
-    text = (f"{_describe(scheme_from_args(args))}\n"
+    text = (f"{describe_scheme(scheme)}\n"
             f"q* = {format_number(summary.q_star, 12)}, chi_1 = {summary.chi_1:.12g} ({summary.phase}), "
             f"xi_c = {format_number(summary.xi_c)}, xi_q = {format_number(summary.xi_q)}\n"
             + format_table(rows, ["rho*", "slope", "stability"], digits=12))
