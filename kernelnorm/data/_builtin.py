@@ -96,6 +96,20 @@ def sphere_points(m: int, dim: int = 64, *, correlation: float = 0.0, seed: int 
     return Dataset(f"sphere:{m}", x, -np.ones(m, np.int64), empty, np.zeros(0, np.int64))
 
 
+def check_data_matrix(x) -> np.ndarray:
+    """``x`` as a float64 ``(m, d)`` array: numeric, non-empty, every row finite."""
+    try:
+        x = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise KernelnormInputError("--data", f"expected a numeric (m, d) array: {exc}") from None
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise KernelnormInputError("--data", f"expected a non-empty (m, d) array, got {x.shape}")
+    bad = np.flatnonzero(~np.all(np.isfinite(x), axis=1))
+    if bad.size:
+        raise KernelnormInputError("--data", f"rows {bad[:5].tolist()} contain NaN or inf")
+    return x
+
+
 def load_array(path: str) -> Dataset:
     """A user's ``.npy`` array ``(m, d)`` or ``.npz`` with ``x`` (and optionally ``y``).
 
@@ -115,12 +129,7 @@ def load_array(path: str) -> Dataset:
             y = loaded["y"] if "y" in loaded.files else -np.ones(len(x), np.int64)
     else:
         x, y = loaded, -np.ones(len(loaded), np.int64)
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
-        raise KernelnormInputError("--data", f"expected a non-empty (m, d) array, got {x.shape}")
-    bad = np.flatnonzero(~np.all(np.isfinite(x), axis=1))
-    if bad.size:
-        raise KernelnormInputError("--data", f"rows {bad[:5].tolist()} contain NaN or inf")
+    x = check_data_matrix(x)
     empty = np.zeros((0, x.shape[1]))
     return Dataset(os.path.basename(path), x, np.asarray(y), empty, np.zeros(0, np.int64))
 

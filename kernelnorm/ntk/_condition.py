@@ -59,15 +59,9 @@ class Spectrum:
 
 def check_inputs(x) -> np.ndarray:
     """Inputs ``(m, d)``: non-empty, finite, no zero rows (they have no correlation)."""
-    try:
-        x = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise KernelnormInputError("--data", f"expected a numeric (m, d) array: {exc}") from None
-    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
-        raise KernelnormInputError("--data", f"expected a non-empty (m, d) array, got {x.shape}")
-    bad = np.flatnonzero(~np.all(np.isfinite(x), axis=1))
-    if bad.size:
-        raise KernelnormInputError("--data", f"rows {bad[:5].tolist()} contain NaN or inf")
+    from kernelnorm.data import check_data_matrix
+
+    x = check_data_matrix(x)
     zero = np.flatnonzero(~np.any(x != 0, axis=1))
     if zero.size:
         raise KernelnormInputError("--data", f"rows {zero[:5].tolist()} are zero")
