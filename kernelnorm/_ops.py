@@ -67,3 +67,23 @@ def zero_mean_gradient(gradient, zmg: float = 1.0):
     With ``zmg = 1`` a CZM filter stays exactly on the zero-mean isocline under SGD.
     """
     return gradient - zmg * spatial_mean(gradient)
+
+
+def normalise_channels(h, kind: str, *, groups: int = 1, eps: float = 0.0):
+    """The normalisation step on a channel-last tensor ``(N, *spatial, C)`` (Proxy Norm Eq. 3).
+
+    ``kind``: ``"batch"`` (statistics over inputs and positions), ``"layer"`` (positions and
+    channels of each input), ``"instance"`` (positions, per channel), ``"group"`` (positions and
+    the ``C / groups`` channels of each group). All are :func:`standardise` over other axes.
+    """
+    spatial = tuple(range(1, h.ndim - 1))
+    if kind == "batch":
+        return standardise(h, (0,) + spatial, eps)
+    if kind == "layer":
+        return standardise(h, spatial + (h.ndim - 1,), eps)
+    if kind == "instance":
+        return standardise(h, spatial, eps)
+    if kind == "group":
+        grouped = h.reshape(h.shape[:-1] + (groups, h.shape[-1] // groups))
+        return standardise(grouped, spatial + (grouped.ndim - 1,), eps).reshape(h.shape)
+    raise ValueError(f"unknown normalisation kind {kind!r}")

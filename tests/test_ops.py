@@ -100,3 +100,23 @@ def test_json_output_is_strict_json_for_numpy_values_and_infinities():
     text = dumps({"xi": math.inf, "rows": [np.float64(-np.inf), np.arange(2)], "nan": np.float32("nan")})
     assert json.loads(text, parse_constant=lambda name: pytest.fail(f"non-JSON {name}")) == {
         "xi": "inf", "rows": ["-inf", [0, 1]], "nan": "nan"}
+
+
+@pytest.mark.parametrize("kind,axes", [("batch", (0, 1, 2)), ("layer", (1, 2, 3)), ("instance", (1, 2))])
+def test_normalise_channels_standardises_over_the_stated_axes(kind, axes):
+    from kernelnorm._ops import normalise_channels
+
+    rng = np.random.default_rng(5)
+    out = normalise_channels(2 + 3 * rng.standard_normal((4, 5, 5, 6)), kind)
+    np.testing.assert_allclose(out.mean(axis=axes), 0.0, atol=1e-13)
+    np.testing.assert_allclose(out.var(axis=axes), 1.0, rtol=1e-12)
+
+
+def test_group_norm_standardises_each_group_of_channels():
+    from kernelnorm._ops import normalise_channels
+
+    rng = np.random.default_rng(6)
+    out = normalise_channels(rng.standard_normal((3, 4, 4, 8)) + np.arange(8), "group", groups=2)
+    grouped = out.reshape(3, 4, 4, 2, 4)
+    np.testing.assert_allclose(grouped.mean(axis=(1, 2, 4)), 0.0, atol=1e-13)
+    np.testing.assert_allclose(grouped.var(axis=(1, 2, 4)), 1.0, rtol=1e-12)

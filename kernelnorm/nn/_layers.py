@@ -17,7 +17,13 @@ import numpy as np
 
 from kernelnorm._activations import get_activation
 from kernelnorm._errors import KernelnormInputError
-from kernelnorm._ops import standardise, weight_mean, weight_standardise, zero_mean_filters
+from kernelnorm._ops import (
+    normalise_channels,
+    standardise,
+    weight_mean,
+    weight_standardise,
+    zero_mean_filters,
+)
 
 BN_MOMENTUM = 0.1  # running <- (1 - m) running + m batch (PyTorch convention)
 NORM_EPS = 1e-5
@@ -176,19 +182,16 @@ def _standardise_activations(ctx: Context, name: str, h):
     if kind == "bn":
         return batch_norm(ctx, name, h)
     if kind == "ln":
-        return standardise(h, axis=tuple(range(1, h.ndim)), eps=NORM_EPS)
+        return normalise_channels(h, "layer", eps=NORM_EPS)
     if kind == "in":
         if h.ndim != 4:
             raise KernelnormInputError("--norm", "instance norm needs convolutional feature maps, not a dense layer")
-        return standardise(h, axis=(1, 2), eps=NORM_EPS)
+        return normalise_channels(h, "instance", eps=NORM_EPS)
     if kind == "gn":
         groups = ctx.scheme.groups
-        channels = h.shape[-1]
-        if channels % groups:
-            raise KernelnormInputError("--groups", f"must divide the width {channels}, got {groups}")
-        grouped = h.reshape(*h.shape[:-1], groups, channels // groups)
-        axes = tuple(range(1, grouped.ndim - 2)) + (grouped.ndim - 1,)
-        return standardise(grouped, axis=axes, eps=NORM_EPS).reshape(h.shape)
+        if h.shape[-1] % groups:
+            raise KernelnormInputError("--groups", f"must divide the width {h.shape[-1]}, got {groups}")
+        return normalise_channels(h, "group", groups=groups, eps=NORM_EPS)
     raise KernelnormInputError("--norm", f"unknown activation normalisation {kind!r}")
 
 

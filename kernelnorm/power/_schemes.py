@@ -83,20 +83,11 @@ def normalise(h, scheme: PowerScheme, *, groups: int = DEFAULT_GROUPS, eps: floa
     BN: statistics over inputs and positions; LN: positions and channels; IN: positions;
     GN: positions and the channels of each of ``groups`` groups. ``None`` returns ``h``.
     """
-    from kernelnorm._ops import standardise
+    from kernelnorm._ops import normalise_channels
 
-    spatial = tuple(range(1, h.ndim - 1))
     if scheme.norm is None:
         return h
-    if scheme.norm == "batch":
-        return standardise(h, (0,) + spatial, eps)
-    if scheme.norm == "layer":
-        return standardise(h, spatial + (h.ndim - 1,), eps)
-    if scheme.norm == "instance":
-        return standardise(h, spatial, eps)
-    grouped = h.reshape(h.shape[:-1] + (groups, h.shape[-1] // groups))
-    out = standardise(grouped, spatial + (grouped.ndim - 1,), eps)
-    return out.reshape(h.shape)
+    return normalise_channels(h, scheme.norm, groups=groups, eps=eps)
 
 
 def weight_gain2(scheme: PowerScheme, activation, fan_in: int, *, first: bool) -> float:
