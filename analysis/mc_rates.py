@@ -16,7 +16,6 @@ Run: .venv/bin/python analysis/mc_rates.py [--parts clt theorem2 ntk]
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 
@@ -25,7 +24,7 @@ os.environ.setdefault("JAX_ENABLE_X64", "1")
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kernelnorm._io import write_json  # noqa: E402
+from kernelnorm._io import read_json, run_script, write_json  # noqa: E402
 from kernelnorm._schemes import BatchNorm, Plain, WeightMean  # noqa: E402
 from kernelnorm._transition import with_stable_init  # noqa: E402
 from kernelnorm.data import load_digits, normalise_rows  # noqa: E402
@@ -133,8 +132,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     payload = {}
     if os.path.exists(args.out):
-        with open(args.out, encoding="utf-8") as handle:
-            payload = json.load(handle)
+        payload = read_json(args.out, "--out")
     parts = {"clt": lambda: clt(args.widths, args.seeds),
              "theorem2": lambda: theorem2(args.widths[:4], 12),
              "ntk": lambda: ntk(args.ntk_widths, args.ntk_seeds)}
@@ -145,4 +143,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

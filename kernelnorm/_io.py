@@ -70,11 +70,13 @@ def read_json(path: str, argument: str = "--data"):
 
 
 def save_figure(fig, path: str, *, dpi: int = 150) -> None:
-    """Save a matplotlib figure as PNG atomically and close it."""
+    """Save a matplotlib figure atomically, in the format of the path's extension (PNG when it
+    has none), and close it."""
     import matplotlib.pyplot as plt
 
+    extension = os.path.splitext(path)[1].lstrip(".").lower()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png")
+        fig.savefig(tmp, dpi=dpi, format=extension or "png")
     plt.close(fig)
 
 

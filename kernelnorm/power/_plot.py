@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kernelnorm._io import atomic_path
+from kernelnorm._io import save_figure
 from kernelnorm.power._decomposition import TERMS
 
 #: One colour per term, dataset scale to pixel scale.
@@ -51,6 +51,4 @@ def draw_power_plot(profiles, path: str, *, title: str | None = None, columns: i
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, legend_height / height, 1, 1))
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format=path.rsplit(".", 1)[-1] if "." in path else "png")
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
