@@ -16,7 +16,7 @@ import argparse
 import numpy as np
 
 from kernelnorm import BatchNorm, Plain, WeightMean, with_stable_init
-from kernelnorm._io import write_json
+from kernelnorm._io import run_script, write_json
 from kernelnorm.data import load_dataset, normalise_rows
 from kernelnorm.ntk import kappa_vs_depth, kappa_vs_size
 
@@ -73,4 +73,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from kernelnorm._io import write_json
+from kernelnorm._io import run_script, write_json
 from kernelnorm.power import (
     SCHEMES,
     log_rate,
@@ -26,7 +26,7 @@ from kernelnorm.power import (
 )
 
 
-def main() -> None:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--norms", nargs="+", default=list(SCHEMES))
     parser.add_argument("--depth", type=int, default=50)
@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="results/power_sweep.json")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     inputs = make_inputs(args.inputs_from, args.inputs, args.resolution, seed=args.seed)
     profiles, collapse, theorem1 = [], {}, None
@@ -69,7 +69,8 @@ def main() -> None:
     write_json(args.out, {"config": vars(args), "profiles": profiles,
                           "collapse_share_at_depth": collapse, "theorem1_ln": theorem1})
     print(f"wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run_script(main))

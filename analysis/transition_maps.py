@@ -8,13 +8,12 @@ Run: .venv/bin/python analysis/transition_maps.py [--activation relu] [--out res
 from __future__ import annotations
 
 import argparse
-import sys
 
 import numpy as np
 
-from kernelnorm import KernelnormInputError, correlation_map, correlation_map_slope, summarise
+from kernelnorm import correlation_map, correlation_map_slope, summarise
 from kernelnorm._compare import comparison_schemes
-from kernelnorm._io import write_json
+from kernelnorm._io import run_script, write_json
 
 
 def transition_maps(activation: str = "relu", grid: int = 401) -> dict:
@@ -35,14 +34,10 @@ def main(argv=None) -> int:
     parser.add_argument("--activation", default="relu")
     parser.add_argument("--out", default="results/transition_maps.json")
     args = parser.parse_args(argv)
-    try:
-        write_json(args.out, transition_maps(args.activation))
-    except KernelnormInputError as err:
-        print(f"transition_maps: error: {err}", file=sys.stderr)
-        return 2
+    write_json(args.out, transition_maps(args.activation))
     print(f"wrote {args.out}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_script(main))
