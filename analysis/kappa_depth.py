@@ -16,7 +16,7 @@ import argparse
 import numpy as np
 
 from kernelnorm import BatchNorm, Plain, WeightMean, with_stable_init
-from kernelnorm._io import run_script, write_json
+from kernelnorm.io import run_script, write_json
 from kernelnorm.data import load_dataset, normalise_rows
 from kernelnorm.ntk import kappa_vs_depth, kappa_vs_size
 

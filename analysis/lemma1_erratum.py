@@ -12,7 +12,7 @@ import os
 
 os.environ.setdefault("JAX_ENABLE_X64", "1")
 
-from kernelnorm._io import run_script, write_json  # noqa: E402
+from kernelnorm.io import run_script, write_json  # noqa: E402
 from kernelnorm.montecarlo import lemma1_check  # noqa: E402
 
 CASES = [(4, 256, 0.5), (256, 4, 0.5), (8, 64, 0.3), (64, 8, 0.9), (6, 48, -0.7)]

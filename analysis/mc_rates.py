@@ -24,7 +24,7 @@ os.environ.setdefault("JAX_ENABLE_X64", "1")
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kernelnorm._io import read_json, run_script, write_json  # noqa: E402
+from kernelnorm.io import read_json, run_script, write_json  # noqa: E402
 from kernelnorm._schemes import BatchNorm, Plain, WeightMean  # noqa: E402
 from kernelnorm._transition import with_stable_init  # noqa: E402
 from kernelnorm.data import load_digits, normalise_rows  # noqa: E402

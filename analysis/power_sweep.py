@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from kernelnorm._io import run_script, write_json
+from kernelnorm.io import run_script, write_json
 from kernelnorm.power import (
     SCHEMES,
     log_rate,

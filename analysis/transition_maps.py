@@ -13,7 +13,7 @@ import numpy as np
 
 from kernelnorm import correlation_map, correlation_map_slope, summarise
 from kernelnorm._compare import comparison_schemes
-from kernelnorm._io import run_script, write_json
+from kernelnorm.io import run_script, write_json
 
 
 def transition_maps(activation: str = "relu", grid: int = 401) -> dict:

@@ -90,7 +90,7 @@ def main(argv=None) -> int:
         print(f"{key.ljust(width)}  {value:.4g}" if isinstance(value, float) else
               f"{key.ljust(width)}  {value}")
     if args.json:
-        from kernelnorm._io import write_json
+        from kernelnorm.io import write_json
 
         write_json(args.json, numbers)
     return 0

@@ -12,7 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from kernelnorm._io import figure_main, run_script, save_figure  # noqa: E402
+from kernelnorm.io import figure_main, run_script, save_figure  # noqa: E402
 
 
 def draw(data: dict, out: str) -> None:

@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kernelnorm._io import read_json, run_script, save_figure  # noqa: E402
+from kernelnorm.io import read_json, run_script, save_figure  # noqa: E402
 
 
 def draw(rates, decor, minibatch, out):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from kernelnorm._io import read_json, run_script
+from kernelnorm.io import read_json, run_script
 from kernelnorm.power import draw_power_plot
 
 

@@ -1,7 +1,13 @@
 """kernelnorm: kernel theory of normalisation-free training, checked against finite networks.
 
-The analytic core (activations, schemes, transition operators) imports only numpy and, lazily,
-scipy; JAX is imported by the finite-network, NTK, power and training subpackages only.
+The public API. One registry of normalisation schemes (:data:`SCHEMES`, :func:`get_scheme`)
+is read by every engine: the analytic core here (dense blocks, transition operators),
+:mod:`kernelnorm.ntk`, :mod:`kernelnorm.montecarlo`, :mod:`kernelnorm.power`,
+:mod:`kernelnorm.nn` and :mod:`kernelnorm.train`; data loaders are in :mod:`kernelnorm.data`,
+atomic output and script plumbing in :mod:`kernelnorm.io`.
+
+The analytic core imports only numpy and, lazily, scipy; JAX is imported by the finite-network,
+NTK, power and training subpackages only.
 """
 
 from kernelnorm._activations import (
@@ -11,9 +17,44 @@ from kernelnorm._activations import (
     relu_derivative_dual,
     relu_dual,
 )
+from kernelnorm._compare import COMPARE_COLUMNS, compare, comparison_schemes
 from kernelnorm._errors import KernelnormInputError
-from kernelnorm._ops import centre_units, standardise, weight_mean
-from kernelnorm._schemes import SCHEMES, BatchNorm, Plain, WeightMean, input_kernel, resolve_norm
+from kernelnorm._ops import (
+    centre,
+    centre_units,
+    normalise_channels,
+    spatial_mean,
+    standardise,
+    transform_weights,
+    weight_mean,
+    weight_standardise,
+    zero_mean_filters,
+    zero_mean_gradient,
+)
+from kernelnorm._proxy import gaussian_quantiles, proxy_activation, proxy_moments, proxy_normalise
+from kernelnorm._registry import (
+    AUTHORS_CODE_RULE,
+    PAPER_RULE,
+    SCHEMES,
+    WEIGHT_MEAN_RULES,
+    Scheme,
+    WeightMeanRule,
+    get_scheme,
+    norm_help,
+    require_engine,
+    scheme_names,
+)
+from kernelnorm._schemes import (
+    BatchNorm,
+    DenseBlock,
+    LayerNorm,
+    MiniBatchNorm,
+    Plain,
+    WeightMean,
+    dense,
+    init_sigma_w2,
+    input_kernel,
+)
 from kernelnorm._transition import (
     FixedPoint,
     LengthFixedPoint,
@@ -37,11 +78,16 @@ from kernelnorm._transition import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "ACTIVATIONS", "Activation", "BatchNorm", "FixedPoint", "KernelnormInputError",
-    "LengthFixedPoint", "Plain", "SCHEMES", "TransitionSummary", "WeightMean",
-    "centre_units", "chi_1", "correlation_depth_scale", "correlation_map",
-    "correlation_map_slope", "critical_line", "depth_scales", "fixed_points", "get_activation",
-    "input_kernel", "length_fixed_point", "length_map", "phase", "relu_derivative_dual",
-    "relu_dual", "resolve_norm", "stable_fixed_point", "stable_init", "standardise", "summarise",
-    "weight_mean", "with_stable_init",
+    "ACTIVATIONS", "AUTHORS_CODE_RULE", "Activation", "BatchNorm", "COMPARE_COLUMNS",
+    "DenseBlock", "FixedPoint", "KernelnormInputError", "LayerNorm", "LengthFixedPoint",
+    "MiniBatchNorm", "PAPER_RULE", "Plain", "SCHEMES", "Scheme", "TransitionSummary",
+    "WEIGHT_MEAN_RULES", "WeightMean", "WeightMeanRule", "centre", "centre_units", "chi_1",
+    "compare", "comparison_schemes", "correlation_depth_scale", "correlation_map",
+    "correlation_map_slope", "critical_line", "dense", "depth_scales", "fixed_points",
+    "gaussian_quantiles", "get_activation", "get_scheme", "init_sigma_w2", "input_kernel",
+    "length_fixed_point", "length_map", "normalise_channels", "norm_help", "phase",
+    "proxy_activation", "proxy_moments", "proxy_normalise", "relu_derivative_dual", "relu_dual",
+    "require_engine", "scheme_names", "spatial_mean", "stable_fixed_point", "stable_init",
+    "standardise", "summarise", "transform_weights", "weight_mean", "weight_standardise",
+    "with_stable_init", "zero_mean_filters", "zero_mean_gradient",
 ]

@@ -3,45 +3,50 @@
 from __future__ import annotations
 
 import math
-
 from dataclasses import replace
 
 from kernelnorm._activations import get_activation
-from kernelnorm._schemes import BatchNorm, Plain, WeightMean
-from kernelnorm._transition import critical_line, summarise, with_stable_init
+from kernelnorm._registry import SCHEMES, scheme_names
+from kernelnorm._schemes import Plain, dense
+from kernelnorm._transition import critical_line, summarise
 
 ORDERED_SIGMA_B2 = 0.1
 CRITICAL_SIGMA_B2 = 0.05
 
 
 def comparison_schemes(activation="relu", *, width=math.inf):
-    """``(label, scheme)`` pairs: plain at criticality, plain ordered, weight mean, batch norm.
+    """``(label, block)`` pairs: plain at criticality, plain ordered, then every registered
+    scheme with a dense kernel at its default (stable) init.
 
     The critical row has ``chi_1 = 1`` (ReLU: ``(sqrt 2, 0)``; smooth activations need a bias,
     ``sigma_b2 = 0.05``, for a non-degenerate ``q*``); the ordered row sits at 0.9 times the
     critical ``sigma_w2`` for ``sigma_b2 = 0.1`` (ReLU: exactly the stable init ``(1.8, 0.1)``).
+    ``width`` is the input width of weight-mean layers (Lemma 1).
     """
     activation = get_activation(activation)
     critical_b2 = 0.0 if activation.homogeneous else CRITICAL_SIGMA_B2
     critical = Plain(activation, sigma_w2=1.0, sigma_b2=critical_b2)
     ordered = Plain(activation, sigma_w2=1.0, sigma_b2=ORDERED_SIGMA_B2)
-    return [
+    rows = [
         ("plain (critical)", replace(critical, sigma_w2=critical_line(critical))),
         ("plain (ordered)", replace(ordered, sigma_w2=0.9 * critical_line(ordered))),
-        ("weight mean", with_stable_init(WeightMean(activation, width=width))),
-        ("batch norm", BatchNorm(activation)),
     ]
+    for name in scheme_names(engine="dense"):
+        if name != "plain":
+            rows.append((SCHEMES[name].label, dense(name, activation, width=width)))
+    return rows
 
 
 def compare(activation="relu", *, width=math.inf) -> list[dict]:
     """Rows with ``chi_1``, the stable fixed point ``rho*``, its slope, ``xi_c`` and the phase."""
     rows = []
-    for label, scheme in comparison_schemes(activation, width=width):
-        s = summarise(scheme)
+    for label, block in comparison_schemes(activation, width=width):
+        s = summarise(block)
         rows.append({
             "scheme": label,
-            "sigma_w2": s.sigma_w2 if scheme.name != "bn" else None,
-            "sigma_b2": s.sigma_b2 if scheme.name != "bn" else None,
+            "norm": block.name,
+            "sigma_w2": s.sigma_w2 if block.has_sigma_w else None,
+            "sigma_b2": s.sigma_b2 if block.has_sigma_w else None,
             "chi_1": s.chi_1,
             "rho*": s.rho_star,
             "slope": s.slope_star,

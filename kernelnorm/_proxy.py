@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_N_QUANTILES",
     "DEFAULT_PROXY_EPS",
     "gaussian_quantiles",
+    "proxy_activation",
     "proxy_moments",
     "proxy_normalise",
 ]
@@ -131,3 +132,45 @@ def proxy_normalise(y, gamma, beta, activation="relu", *, beta_tilde=None, gamma
     row = lambda v: _as_channel_row(v, xp, y.ndim)  # noqa: E731
     post = phi(row(gamma) * y + row(beta))
     return (post - row(mean)) * row((variance + eps) ** -0.5)
+
+
+@lru_cache(maxsize=32)
+def proxy_activation(activation="relu", *, eps: float = DEFAULT_PROXY_EPS,
+                     n_quantiles: int = DEFAULT_N_QUANTILES):
+    """The proxy-normalised activation step at ``gamma = 1``, ``beta = 0`` as an
+    :class:`kernelnorm.Activation` with its infinite-width kernels (PN Eq. 7).
+
+    ``a(x) = (phi(x) - m) / s`` with ``m, s^2 - eps`` the proxy mean and variance of
+    :func:`proxy_moments` (``Y ~ N(0, 1)`` over ``n_quantiles`` quantiles), so, for a centred
+    Gaussian pair ``(u, v)`` of covariance ``[[q1, c], [c, q2]]``::
+
+        E[a(u) a(v)]   = (E[phi(u)phi(v)] - m (E phi(u) + E phi(v)) + m^2) / s^2
+        E[a'(u) a'(v)] = E[phi'(u) phi'(v)] / s^2,     E[a(u)] = (E phi(u) - m) / s
+
+    The kernels of ``phi`` are reused (closed forms stay closed forms). Dense blocks of the
+    ``ln+pn`` and ``gn+pn`` schemes use this as their activation step; at ``q = 1`` and
+    ``eps -> 0``, ``n_quantiles -> inf`` the step has mean 0 and variance 1 (PN Theorem 3).
+
+    Example: ``proxy_activation("relu").mean(1.0)`` is about ``0``.
+    """
+    from kernelnorm._activations import Activation, get_activation
+
+    phi = get_activation(activation)
+    mean, variance = proxy_moments(np.ones(1), np.zeros(1), phi, n_quantiles=n_quantiles)
+    m, s = float(mean[0]), float(np.sqrt(variance[0] + eps))
+
+    def dual(q1, q2, c):
+        return (phi.dual(q1, q2, c) - m * (phi.mean(q1) + phi.mean(q2)) + m * m) / (s * s)
+
+    def derivative_dual(q1, q2, c):
+        return phi.derivative_dual(q1, q2, c) / (s * s)
+
+    def mean_fn(q):
+        return (phi.mean(q) - m) / s
+
+    closed = phi.closed_form
+    return Activation(
+        f"pn({phi.name})", lambda x: (phi.function(x) - m) / s, lambda x: phi.derivative(x) / s,
+        homogeneous=False, quadrature_order=phi.quadrature_order,
+        _dual=dual if closed else None, _derivative_dual=derivative_dual if closed else None,
+        _mean=mean_fn if closed else None)

@@ -256,13 +256,16 @@ def stable_init(scheme) -> float:
 
     The length map is affine in ``sigma_w2``, ``q'(1) = sigma_w2 kappa + sigma_b2``, so
     ``sigma_w2 = (1 - sigma_b2) / kappa``. Plain ReLU: ``2 (1 - sigma_b2)`` (THEORY §2); weight
-    mean with ``sigma_b = 0``: ``2 n / ((n - 1)(1 - 1/pi))`` (MimicNorm Theorem 3).
+    mean with ``sigma_b = 0``: ``2 n / ((n - 1)(1 - 1/pi))`` (MimicNorm Theorem 3). A batch
+    normaliser removes the bias (``sigma_b2`` drops out). Schemes whose normaliser fixes the
+    length (BN, LN, GN) have no ``sigma_w2`` to solve for: a one-line error says so.
     """
-    if not hasattr(scheme, "layer_input_kernel"):
+    if scheme.fixes_length:
         raise KernelnormInputError(
-            "--norm", f"{scheme.name} fixes q = 1 for every sigma_w: there is no sigma_w to solve"
-        )
-    sigma_b2 = check_nonnegative("--sigma-b2", scheme.sigma_b2)
+            "--norm", f"{scheme.name} fixes the length q = 1 at every sigma_w2: there is no "
+            "sigma_w2 to solve for")
+    sigma_b2 = 0.0 if scheme.scheme.batch_coupled else check_nonnegative("--sigma-b2",
+                                                                           scheme.sigma_b2)
     if sigma_b2 >= 1.0:
         raise KernelnormInputError("--sigma-b2", f"must be < 1 for q* = 1, got {sigma_b2}")
     kappa = float(scheme.layer_input_kernel(1.0, 1.0, 1.0))
@@ -274,17 +277,49 @@ def with_stable_init(scheme):
     return dataclasses.replace(scheme, sigma_w2=stable_init(scheme))
 
 
+def _fixed_length_critical_line(scheme) -> float:
+    """The critical ``sigma_w2`` of a scheme whose normaliser fixes ``q* = 1`` (LN, GN).
+
+    At ``q = 1``, ``chi_1 = sigma_w2 D / (sigma_w2 K + sigma_b2)`` with ``D`` the derivative
+    kernel and ``K`` the layer-input kernel on the diagonal (before ``sigma_w2``), so
+    ``chi_1 = 1`` iff ``sigma_w2 (D - K) = sigma_b2``. ReLU (``D = K = 1/2``) without bias is
+    critical at every ``sigma_w2``; with a bias it is ordered at every ``sigma_w2``.
+    """
+    d = scheme.finite_width_factor * float(scheme.activation_step.derivative_dual(1.0, 1.0, 1.0))
+    k = float(scheme.layer_input_kernel(1.0, 1.0, 1.0))
+    b2 = scheme.sigma_b2
+    where = f"{scheme.name}, {scheme.activation.name}, sigma_b2 = {b2:g}"
+    if b2 == 0:
+        chi = d / k
+        if abs(chi - 1.0) <= PHASE_TOLERANCE:
+            raise KernelnormInputError(
+                "--norm", f"{where}: chi_1 = 1 at every sigma_w2 (the normaliser fixes the "
+                "length and the block is scale-free): the whole line is critical")
+        raise KernelnormInputError(
+            "--sigma-b2", f"{where}: chi_1 = {chi:.6g} at every sigma_w2 ({phase(chi)}): no "
+            "critical point without a bias")
+    if d - k <= PHASE_TOLERANCE * k:
+        raise KernelnormInputError(
+            "--sigma-b2", f"{where}: chi_1 < 1 at every sigma_w2 (ordered; chi_1 -> "
+            f"{d / k:.6g} as sigma_w2 -> inf): no critical point")
+    return b2 / (d - k)
+
+
 def critical_line(scheme) -> float:
     """``sigma_w2`` with ``chi_1 = 1`` at the scheme's ``sigma_b2`` (any activation).
 
     Solved by bisection on ``chi_1(sigma_w2) - 1`` after bracketing by doubling; for
     homogeneous activations ``chi_1`` is linear in ``sigma_w2`` and the solve is exact
-    (ReLU: ``sigma_w2 = 2``; weight mean: ``2 n / (n - 1)``).
+    (ReLU: ``sigma_w2 = 2``; weight mean: ``2 n / (n - 1)``). Length-fixing normalisers (LN,
+    GN) are solved in closed form (:func:`_fixed_length_critical_line`); batch norm has no
+    ``sigma_w`` (a one-line error says so).
     """
-    if not hasattr(scheme, "layer_input_kernel"):
+    if not scheme.has_sigma_w:
         raise KernelnormInputError(
-            "--norm", f"{scheme.name} has no sigma_w: chi_1 does not depend on it"
-        )
+            "--norm", f"{scheme.name} has no sigma_w (the scale drops out): chi_1 does not "
+            "depend on it")
+    if scheme.fixes_length:
+        return _fixed_length_critical_line(scheme)
     at = lambda s2: dataclasses.replace(scheme, sigma_w2=s2)  # noqa: E731
     if scheme.activation.homogeneous:
         return 1.0 / chi_1(at(1.0))

@@ -33,7 +33,7 @@ def test_compare_rows_and_phases(capsys):
     rows = {row["scheme"]: row for row in json.loads(capsys.readouterr().out)}
     assert rows["plain (critical)"]["phase"] == "critical"
     assert rows["plain (ordered)"]["phase"] == "ordered"
-    assert rows["weight mean"]["phase"] == rows["batch norm"]["phase"] == "chaotic"
+    assert rows["weight mean"]["phase"] == rows["BN"]["phase"] == "chaotic"
     assert rows["weight mean"]["rho*"] == pytest.approx(0.0, abs=1e-12)
 
 
@@ -50,7 +50,10 @@ def test_stable_init_weight_mean_matches_theorem3(capsys):
     (["chi1", "--sigma-w", "-1"], "--sigma-w"),
     (["chi1", "--sigma-w2", "nan"], "--sigma-w2"),
     (["chi1", "--norm", "weight-mean", "--width", "1"], "--width"),
-    (["chi1", "--norm", "groupnorm"], "--norm"),
+    (["chi1", "--norm", "xnorm"], "--norm"),
+    (["chi1", "--norm", "in"], "--norm"),
+    (["chi1", "--norm", "bn", "--sigma-w2", "2"], "--sigma-w2"),
+    (["chi1", "--norm", "ln", "--width", "64"], "--width"),
     (["chi1", "--activation", "swishy"], "--activation"),
     (["stable-init", "--sigma-b2", "1.5"], "--sigma-b2"),
     (["stable-init", "--norm", "bn"], "--norm"),

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from kernelnorm._schemes import Plain, WeightMean
+from kernelnorm import Plain, WeightMean
 from kernelnorm._transition import correlation_map_slope, with_stable_init
 from kernelnorm.montecarlo import independent_pairs, sample_statistics
 

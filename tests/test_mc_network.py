@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kernelnorm._errors import KernelnormInputError
-from kernelnorm._schemes import BatchNorm, LayerNorm, MiniBatchNorm, Plain, WeightMean
+from kernelnorm import BatchNorm, LayerNorm, MiniBatchNorm, Plain, WeightMean
 from kernelnorm._transition import with_stable_init
 from kernelnorm.montecarlo import (
     independent_pairs,
@@ -45,8 +45,8 @@ def test_reduced_layer_input_reproduces_the_layer_exactly(scheme):
     householder = jnp.eye(k) - 2.0 * jnp.outer(v, v) / (v @ v)
     w_reduced = householder @ rows @ w
     np.testing.assert_allclose(rows @ rows.T, np.eye(k), atol=1e-12)
-    full = scheme.apply({"w": w, "b": b}, x, first=True)
-    small = scheme.apply({"w": w_reduced, "b": b}, reduced, first=True)
+    full = scheme.apply({"w": w, "b": b}, x, activate=False)
+    small = scheme.apply({"w": w_reduced, "b": b}, reduced, activate=False)
     np.testing.assert_allclose(small, full, atol=1e-12)
 
 

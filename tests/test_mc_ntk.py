@@ -8,7 +8,7 @@ The reference recursion is written out privately here from the scheme's ``kernel
 import numpy as np
 import pytest
 
-from kernelnorm._schemes import Plain, WeightMean, input_kernel
+from kernelnorm import Plain, WeightMean, input_kernel
 from kernelnorm._transition import with_stable_init
 from kernelnorm.data import load_digits, normalise_rows
 from kernelnorm.montecarlo import empirical_ntk, mean_ci, seed_keys

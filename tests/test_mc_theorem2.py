@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from kernelnorm._schemes import BatchNorm, Plain
+from kernelnorm import BatchNorm, Plain
 from kernelnorm._transition import chi_1
 from kernelnorm.montecarlo import independent_pairs, loglog_slope, sample_gradient_statistics
 

@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from kernelnorm._ops import spatial_mean, weight_mean
+from kernelnorm import SCHEMES, get_scheme, init_sigma_w2, spatial_mean, weight_mean
 from kernelnorm.data import load_digits
-from kernelnorm.nn import SCHEME_NAMES, build_network, residual_scalar_init, theorem3_sigma_w2
+from kernelnorm.nn import build_network, residual_scalar_init
 from kernelnorm.train import TrainConfig, images, luma_loss, make_optimizer, make_train_step, train
 
 DIGITS = images(load_digits())
@@ -23,11 +23,15 @@ def _chance_threshold(n_test: int, n_classes: int = 10, sigmas: float = 6.0) -> 
 
 # NoNorm and weight mean without the last BN only train at a small learning rate (MimicNorm §4:
 # "straight networks are only trainable with smaller learning rates"); CZMIG uses its own scale.
-LEARNING_RATES = {"none": 0.02, "weight-mean": 0.02, "czmig": 0.1}
+LEARNING_RATES = {"plain": 0.02, "weight-mean": 0.02, "ws": 0.02, "mean-bn": 0.02, "czmig": 0.1}
+
+
+def theorem3_sigma_w2(n, activation="relu"):
+    return init_sigma_w2(get_scheme("weight-mean"), activation, fan_in=n, first=False)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("norm", SCHEME_NAMES)
+@pytest.mark.parametrize("norm", tuple(SCHEMES))
 def test_every_scheme_learns_digits_above_chance(norm):
     """Small VGG (3 convs of 8/16/32 channels), 2 epochs on digits, float32."""
     _assert_learns("vgg-small", norm)
@@ -155,7 +159,6 @@ def test_weight_mean_layers_are_drawn_at_the_theorem3_scale_and_centred():
     """Entry variance of a centred N(0, s/n) kernel is s/n (n-1)/n; 576 x 64 entries give a
     relative standard error of sqrt(2/36864) = 0.74%: 5 sigma = 3.7%."""
     from kernelnorm.nn._layers import Context, kernel
-    from kernelnorm.nn import get_scheme
 
     ctx = Context(get_scheme("mimicnorm"), mode="init", key=jax.random.PRNGKey(2), dtype=jnp.float64)
     w = np.asarray(kernel(ctx, "conv", (3, 3, 64, 64)))
@@ -211,7 +214,6 @@ def test_last_bn_standardises_logits_over_the_batch_in_training():
 def test_multiplicative_noise_is_uniform_with_mean_one_and_variance_a_squared_over_three_in_training_only():
     """u ~ U(1 - a, 1 + a): mean 1, variance a^2/3; 10^5 draws, tolerances 5 standard errors."""
     from kernelnorm.nn._layers import Context, multiplicative_noise
-    from kernelnorm.nn import get_scheme
 
     x = jnp.ones((100, 10, 10, 10))
     train_ctx = Context(get_scheme("czmig"), mode="apply", key=jax.random.PRNGKey(0), train=True)
@@ -228,7 +230,7 @@ def test_divergence_is_recorded_at_its_step_and_a_sweep_continues(tmp_path):
     metrics = tmp_path / "sweep.jsonl"
     results = []
     for lr in (1e8, 0.05):
-        net = build_network("fcnn", "none", input_shape=(8, 8, 1), depth=2, width=32)
+        net = build_network("fcnn", "plain", input_shape=(8, 8, 1), depth=2, width=32)
         results.append(train(net, DIGITS, TrainConfig(epochs=1, batch_size=128, lr=lr, schedule="constant",
                                                        momentum=0.0), metrics_path=str(metrics), run_info={"lr": lr}))
     diverged, fine = results

@@ -1,6 +1,8 @@
 """``kernelnorm ntk`` and ``kernelnorm kappa-depth``: values, JSON, atomic output, errors."""
 
 import json
+import math
+import re
 
 import numpy as np
 import pytest
@@ -23,11 +25,19 @@ def test_ntk_on_digits_depth_50_weight_mean_is_near_one_plain_is_large(capsys):
     assert wm["lambda_max"] / wm["lambda_min"] == pytest.approx(wm["kappa"], rel=1e-12)
 
 
-def test_ntk_text_output_names_kappa_lambdas_and_phase(capsys):
+def test_ntk_text_output_prints_the_derived_spectrum_of_orthogonal_inputs(capsys):
+    """sphere:8 is 8 exactly orthogonal unit-length inputs. Under BN, T_BN(0) = T_bar(0) = 0, so
+    every layer keeps them orthogonal and Theta is diagonal: kappa = 1, and with q = 1 in every
+    layer the diagonal is Theta_L = sum_{k<L} chi_1^k = (chi_1^L - 1)/(chi_1 - 1), chi_1 =
+    pi/(pi - 1) (MimicNorm Theorem 2 and Eq. 6). The text must print these numbers."""
     assert main(["ntk", "--norm", "bn", "--depth", "5", "--data", "sphere:8"]) == 0
     out = capsys.readouterr().out
-    for word in ("kappa", "lambda_min", "lambda_max", "chaotic", "grid path"):
-        assert word in out
+    values = dict(re.findall(r"^(kappa|lambda_min|lambda_max|chi_1)\s+=\s+(\S+)", out, re.M))
+    chi = math.pi / (math.pi - 1)
+    assert float(values["kappa"]) == pytest.approx(1.0, abs=1e-10)
+    for key in ("lambda_min", "lambda_max"):
+        assert float(values[key]) == pytest.approx((chi**5 - 1) / (chi - 1), rel=1e-10)
+    assert float(values["chi_1"]) == pytest.approx(chi, rel=1e-9) and "(chaotic)" in out
 
 
 def test_ntk_raw_inputs_of_unequal_norm_take_the_exact_path(tmp_path, capsys):
@@ -61,7 +71,8 @@ def _exit_code(args):
     (["ntk", "--depth", "3", "--data", "sphere:0"], "argument --data"),
     (["ntk", "--depth", "3", "--data", "nope"], "unknown data"),
     (["kappa-depth", "--depths", "0,3"], "argument --depths"),
-    (["ntk", "--depth", "3", "--norm", "layer"], "argument --norm"),
+    (["ntk", "--depth", "3", "--norm", "xnorm"], "argument --norm"),
+    (["ntk", "--depth", "3", "--norm", "mimicnorm"], "use --norm weight-mean"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message, capsys):
     assert _exit_code(args) == 2

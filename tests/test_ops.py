@@ -75,7 +75,7 @@ def test_zero_mean_gradient_with_factor_one_removes_spatial_mean():
 def test_atomic_write_keeps_old_content_on_failure_and_uses_umask(tmp_path):
     import os
 
-    from kernelnorm._io import atomic_path, write_text
+    from kernelnorm.io import atomic_path, write_text
 
     target = tmp_path / "out.txt"
     write_text(str(target), "old")
@@ -95,7 +95,7 @@ def test_json_output_is_strict_json_for_numpy_values_and_infinities():
     import json
     import math
 
-    from kernelnorm._io import dumps
+    from kernelnorm.io import dumps
 
     text = dumps({"xi": math.inf, "rows": [np.float64(-np.inf), np.arange(2)], "nan": np.float32("nan")})
     assert json.loads(text, parse_constant=lambda name: pytest.fail(f"non-JSON {name}")) == {

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from kernelnorm.cli import main
@@ -21,17 +22,37 @@ def test_power_prints_a_per_depth_table_and_json_and_draws_a_png(capsys, tmp_pat
     plot = tmp_path / "power.png"
     assert main(["power", "--norm", "gn+pn", *SMALL, "--json", "--plot", str(plot)]) == 0
     payload = json.loads(capsys.readouterr().out)
-    shares = [payload["layers"][t]["mean"] for t in payload["terms"]]
-    for layer in range(3):  # Proposition 1 through the CLI: shares sum to 1
-        assert abs(sum(s[layer] for s in shares) - 1.0) < 1e-5
+    assert (payload["norm"], payload["label"], payload["depth"], payload["width"]) == \
+        ("gn+pn", "GN+PN(4)", 3, 8)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(tmp_path.glob(".tmp-*"))
+
+
+@pytest.mark.parametrize("norm, expected", [
+    ("in", [0.0, 0.0, 1.0, 0.0]),  # Proxy Norm Theorem 2: no instance variability at all
+    ("bn", [0.0, None, None, None]),  # full-batch BN: mu_c = 0 exactly, so no collapse
+])
+def test_power_cli_reports_the_derived_shares(capsys, norm, expected):
+    """The numbers the command prints are the theorems' numbers, not just a table that sums to
+    one: IN forces mu_xc = 0, sigma_xc = 1 for every input (shares (0, 0, 1, 0) at every layer);
+    BN over the whole input set makes the channel mean, hence the mu_c^2 share, exactly 0.
+    Read from both the JSON and the printed table (4 decimals)."""
+    assert main(["power", "--norm", norm, *SMALL, "--dtype", "float64", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert main(["power", "--norm", norm, *SMALL, "--dtype", "float64"]) == 0
+    table = [line.split() for line in capsys.readouterr().out.splitlines()[3:]]
+    for k, term in enumerate(payload["terms"]):
+        if expected[k] is None:
+            continue
+        np.testing.assert_allclose(payload["layers"][term]["mean"], expected[k], atol=1e-10)
+        assert all(abs(float(row[1 + k]) - expected[k]) < 5e-5 for row in table)
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--norm", "gn", "--width", "12", "--groups", "5"],
      "argument --groups: must divide --width 12"),
-    (["--norm", "batchy"], "argument --norm: unknown norm 'batchy'"),
+    (["--norm", "batchy"], "argument --norm: unknown scheme 'batchy'"),
+    (["--norm", "mimicnorm"], "use --norm weight-mean"),
     (["--resolution", "12"], "argument --resolution: digits upsampling needs a multiple of 8"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
@@ -48,14 +69,16 @@ def test_importing_the_power_package_and_cli_does_not_import_jax():
 
 
 def test_collapse_column_fills_kernel_rows_and_appends_the_others():
-    from kernelnorm._compare import compare
+    from kernelnorm import compare
     from kernelnorm.power import add_collapse_column
 
     rows = compare("relu")
-    out = add_collapse_column(rows, {"BN": 0.0, "weight mean": 0.1, "LN": 0.9}, "mu_c^2@50")
+    out = add_collapse_column(rows, {"bn": 0.0, "weight-mean": 0.1, "plain": 0.8, "czmig": 0.0},
+                              "mu_c^2@50")
     by_name = {row["scheme"]: row for row in out}
-    assert by_name["batch norm"]["mu_c^2@50"] == 0.0
+    assert by_name["BN"]["mu_c^2@50"] == 0.0
     assert by_name["weight mean"]["mu_c^2@50"] == 0.1
+    assert by_name["plain (critical)"]["mu_c^2@50"] == 0.8  # the random nets' He init
     assert by_name["plain (ordered)"]["mu_c^2@50"] == "-"
-    assert by_name["LN"]["chi_1"] == "-" and by_name["LN"]["mu_c^2@50"] == 0.9
+    assert by_name["CZMIG"]["chi_1"] == "-" and by_name["CZMIG"]["mu_c^2@50"] == 0.0
     assert len(out) == len(rows) + 1 and "mu_c^2@50" not in rows[0]

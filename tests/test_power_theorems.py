@@ -12,7 +12,7 @@ from kernelnorm.power import (
     log_rate,
     make_inputs,
     power_profile,
-    resolve_power_scheme,
+    power_scheme,
     run_realisation,
     theorem1_rate,
 )
@@ -42,9 +42,9 @@ def compiled():
 
 
 def _net(norm, **kw):
-    config = dict(depth=6, width=16, groups=4, **F64)
+    config = dict(depth=6, width=16, **F64)
     config.update(kw)
-    return NetConfig(resolve_power_scheme(norm), **config)
+    return NetConfig(power_scheme(norm, groups=4), **config)
 
 
 @pytest.mark.parametrize("norm", ["bn", "ln", "in", "gn", "ln+pn", "gn+pn", "ln+ws"])
@@ -75,8 +75,8 @@ def test_czm_filters_zero_every_instance_mean_exactly():
     (no channel-wise collapse, but, like IN, no instance-mean variability)."""
     import jax
 
-    terms, power, _ = run_realisation(_net("czm"), DIGITS, jax.random.PRNGKey(3))
-    assert np.all(terms[0, 0] > 1e-3)  # layer 1 (plain conv on digits) is not centred
+    terms, power, _ = run_realisation(_net("czmig"), DIGITS, jax.random.PRNGKey(3))
+    assert np.all(terms[0, 0] / power[0] > 1e-3)  # layer 1 (plain conv on digits) is not centred
     np.testing.assert_allclose(terms[1:, :2] / power[1:, None], 0.0, atol=1e-12)
 
 

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from kernelnorm.cli import main
 from kernelnorm.train import read_jsonl
 
@@ -18,19 +20,33 @@ def test_train_command_writes_per_epoch_metrics_and_learns(tmp_path, capsys):
     assert records[-1]["test_accuracy"] > 0.1 + 6 * (0.09 / 359) ** 0.5  # chance + 6 binomial sd
 
 
-def test_memory_command_prints_a_table_with_ratios(capsys):
-    code = main(["memory", "--model", "vgg-small", "--width-factor", "0.25", "--batch", "8",
-                 "--norms", "none,bn,mimicnorm"])
-    assert code == 0
-    out = capsys.readouterr().out
-    for label in ("none", "bn", "mimicnorm", "mimicnorm[graph-wm]", "/none", "/bn"):
-        assert label in out
+def test_memory_command_prints_ratios_of_the_peaks_it_reports(capsys):
+    """The ratio columns are the printed peaks divided by plain's and BN's, and they say what
+    MimicNorm claims: BN's extra activations cost memory (MimicNorm / BN < 1), the projected
+    weight mean costs none (MimicNorm / plain within 2%: only the last BN's (B, C) buffers
+    differ), and centring inside the graph costs more than projecting after the step."""
+    args = ["memory", "--model", "vgg-small", "--width-factor", "0.25", "--batch", "8",
+            "--norms", "none,bn,mimicnorm"]
+    assert main(args + ["--json"]) == 0
+    rows = {row["scheme"]: row for row in json.loads(capsys.readouterr().out)["rows"]}
+    assert set(rows) == {"plain", "bn", "mimicnorm", "mimicnorm[graph-wm]"}
+    for row in rows.values():
+        assert row["/plain"] == row["peak"] / rows["plain"]["peak"]
+        assert row["/bn"] == row["peak"] / rows["bn"]["peak"]
+    assert rows["mimicnorm"]["/bn"] < 1.0 < rows["bn"]["/plain"]
+    assert abs(rows["mimicnorm"]["/plain"] - 1.0) < 0.02
+    assert rows["mimicnorm[graph-wm]"]["peak"] > rows["mimicnorm"]["peak"]
+    assert main(args) == 0
+    printed = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[3:]}
+    for name, row in rows.items():
+        assert float(printed[name][-2]) == pytest.approx(row["/plain"], rel=1e-4)
+        assert float(printed[name][-1]) == pytest.approx(row["/bn"], rel=1e-4)
 
 
 def test_bad_scheme_is_a_one_line_error_exit_2(capsys):
-    assert main(["train", "--model", "fcnn", "--norm", "batchnorm", "--epochs", "1"]) == 2
+    assert main(["train", "--model", "fcnn", "--norm", "batchy", "--epochs", "1"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "unknown scheme 'batchnorm'" in err
+    assert err.count("\n") == 1 and "unknown scheme 'batchy'" in err
 
 
 def test_train_command_reads_cifar_binary_files_with_augmentation(tmp_path, capsys):

@@ -23,7 +23,13 @@ COMMAND_MODULES = (
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit 2, no usage dump
+    """One-line errors (exit 2, no usage dump); long options are never prefix-matched."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
         self.exit(2, f"kernelnorm: error: {message}\n")
 
 
@@ -43,7 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or a parse error already printed on one line
+        return int(exit_.code or 0)
     try:
         return int(args.run(args) or 0)
     except KernelnormInputError as err:

@@ -6,7 +6,7 @@ import argparse
 import math
 import sys
 
-from kernelnorm._io import dumps
+from kernelnorm.io import dumps
 
 
 def finite_float(text: str) -> float:
@@ -67,10 +67,39 @@ def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
+def norm_type(engine: str | None = None):
+    """argparse type of ``--norm``: a registered scheme name or alias (canonical name returned),
+    refused at parse time when ``engine`` (``"dense"``, ``"conv"``) cannot run it."""
+    def parse(text: str) -> str:
+        from kernelnorm._errors import KernelnormInputError
+        from kernelnorm._registry import get_scheme, require_engine
+
+        try:
+            scheme = get_scheme(text)
+            if engine is not None:
+                require_engine(scheme, engine)
+        except KernelnormInputError as err:
+            raise argparse.ArgumentTypeError(str(err).split(": ", 1)[1]) from None
+        return scheme.name
+
+    parse.__name__ = "scheme"
+    return parse
+
+
+def add_norm_argument(parser: argparse.ArgumentParser, *, engine: str | None = None,
+                      default: str = "plain", flag: str = "--norm") -> None:
+    """``--norm`` with the registry's names for ``engine`` in its help (aliases accepted)."""
+    from kernelnorm._registry import norm_help
+
+    parser.add_argument(flag, type=norm_type(engine), default=default, metavar="NORM",
+                        help=f"normalisation scheme, {norm_help(engine=engine)} "
+                             f"(default: %(default)s)")
+
+
 def add_scheme_arguments(parser: argparse.ArgumentParser, *, default_norm: str = "plain") -> None:
-    """``--norm --activation --sigma-w2/--sigma-w --sigma-b2 --width`` (stable init by default)."""
-    parser.add_argument("--norm", default=default_norm,
-                        help="plain, weight-mean or bn (default: %(default)s)")
+    """``--norm --activation --sigma-w2/--sigma-w --sigma-b2 --width`` of a dense block
+    (stable init by default)."""
+    add_norm_argument(parser, engine="dense", default=default_norm)
     parser.add_argument("--activation", default="relu",
                         help="relu, erf, tanh, gelu, silu, identity (default: %(default)s)")
     scale = parser.add_mutually_exclusive_group()
@@ -78,36 +107,59 @@ def add_scheme_arguments(parser: argparse.ArgumentParser, *, default_norm: str =
                        help="weight variance sigma_w^2 (default: the stable init, q* = 1)")
     scale.add_argument("--sigma-w", type=positive_float, default=None,
                        help="weight scale sigma_w (alternative to --sigma-w2)")
-    parser.add_argument("--sigma-b2", type=nonnegative_float, default=0.0,
-                        help="bias variance sigma_b^2 (default: %(default)s)")
-    parser.add_argument("--width", type=width, default=math.inf,
+    parser.add_argument("--sigma-b2", type=nonnegative_float, default=None,
+                        help="bias variance sigma_b^2 (default: 0)")
+    parser.add_argument("--width", type=width, default=None,
                         help="input width n of weight-mean layers, or inf (default: inf)")
 
 
-def scheme_from_args(args):
-    """Build the scheme the arguments describe; ``sigma_w2`` defaults to the stable init."""
-    from kernelnorm._schemes import BatchNorm, WeightMean, resolve_norm
-    from kernelnorm._transition import stable_init
+def _check_applicable(args, scheme, *, network_width: bool = False) -> None:
+    """Flags that do not apply to the scheme are errors naming the flag, never ignored."""
+    from kernelnorm._errors import KernelnormInputError
 
-    cls = resolve_norm(args.norm)
-    if cls is BatchNorm:
-        return BatchNorm(args.activation)
-    kwargs = {"width": args.width} if cls is WeightMean else {}
-    scheme = cls(args.activation, sigma_w2=1.0, sigma_b2=args.sigma_b2, **kwargs)
+    if scheme.normaliser == "batch":
+        for flag in ("sigma_w2", "sigma_w", "sigma_b2"):
+            if getattr(args, flag, None) is not None:
+                raise KernelnormInputError(
+                    "--" + flag.replace("_", "-"),
+                    f"does not apply to {scheme.name}: batch norm removes the weight scale "
+                    "and the bias")
+    if not network_width and getattr(args, "width", None) is not None and scheme.weights != "mean":
+        raise KernelnormInputError(
+            "--width", f"is the input width of weight-mean layers (Lemma 1); {scheme.name} "
+            "has none: its kernel does not depend on the width")
+
+
+def scheme_from_args(args, *, sigma_b2=None, network_width: bool = False):
+    """The :class:`kernelnorm.DenseBlock` the arguments describe; ``sigma_w2`` defaults to the
+    stable init. ``sigma_b2`` overrides ``args.sigma_b2``; ``network_width``: ``--width`` is
+    the finite network's width (Monte-Carlo), Lemma 1's width for weight mean only."""
+    from kernelnorm._registry import get_scheme
+    from kernelnorm._schemes import DenseBlock
+
+    scheme = get_scheme(args.norm, groups=getattr(args, "groups", None))
+    _check_applicable(args, scheme, network_width=network_width)
     sigma_w = getattr(args, "sigma_w", None)
-    sigma_w2 = args.sigma_w2 if sigma_w is None else sigma_w**2
-    if sigma_w2 is None:
-        sigma_w2 = stable_init(scheme)
-    return cls(args.activation, sigma_w2=sigma_w2, sigma_b2=args.sigma_b2, **kwargs)
+    sigma_w2 = getattr(args, "sigma_w2", None) if sigma_w is None else sigma_w**2
+    if sigma_b2 is None:
+        sigma_b2 = getattr(args, "sigma_b2", None)
+    width = getattr(args, "width", None)
+    if network_width and scheme.weights != "mean":
+        width = None
+    return DenseBlock(scheme, args.activation, sigma_w2=sigma_w2,
+                      sigma_b2=0.0 if sigma_b2 is None else sigma_b2,
+                      width=math.inf if width is None else width,
+                      batch_size=getattr(args, "batch_size", None))
 
 
-def describe_scheme(scheme) -> str:
-    """One line naming the scheme and its parameters, for command output."""
-    if scheme.name == "bn":
-        return f"bn, {scheme.activation.name}"
-    extra = f", width={format_number(scheme.width)}" if scheme.name == "weight-mean" else ""
-    return (f"{scheme.name}, {scheme.activation.name}, sigma_w2={scheme.sigma_w2:.6g}, "
-            f"sigma_b2={scheme.sigma_b2:.6g}{extra}")
+def describe_scheme(block) -> str:
+    """One line naming the dense block and its parameters, for command output."""
+    if not block.has_sigma_w:
+        batch = f", batch size {block.batch_size}" if block.batch_size else ""
+        return f"{block.name}, {block.activation.name}{batch}"
+    extra = f", width={format_number(block.width)}" if block.scheme.weights == "mean" else ""
+    return (f"{block.name}, {block.activation.name}, sigma_w2={block.sigma_w2:.6g}, "
+            f"sigma_b2={block.sigma_b2:.6g}{extra}")
 
 
 def format_number(value, digits: int = 6) -> str:

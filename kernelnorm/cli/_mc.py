@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kernelnorm.cli._common import (
     add_json,
+    add_norm_argument,
     correlation,
     emit,
     format_table,
@@ -13,19 +14,6 @@ from kernelnorm.cli._common import (
     progress,
     scheme_from_args,
 )
-
-
-def _scheme(args):
-    """``--batch-size`` makes ``--norm bn`` mini-batched; otherwise the shared construction
-    (stable init by default; ``--width`` is also weight mean's input width)."""
-    from kernelnorm._errors import KernelnormInputError
-    from kernelnorm._schemes import BatchNorm, MiniBatchNorm, resolve_norm
-
-    if args.batch_size is not None:
-        if resolve_norm(args.norm) is not BatchNorm:
-            raise KernelnormInputError("--batch-size", "only applies to --norm bn")
-        return MiniBatchNorm(args.activation, batch_size=args.batch_size)
-    return scheme_from_args(args)
 
 
 def _inputs(args):
@@ -50,7 +38,7 @@ def _run(args):
     from kernelnorm._transition import chi_1
     from kernelnorm.montecarlo import mean_ci, predicted_statistics, sample_statistics
 
-    scheme = _scheme(args)
+    scheme = scheme_from_args(args, network_width=True)
     inputs = _inputs(args)
     with progress(total=args.seeds, desc="mc networks") as bar:
         stats = sample_statistics(scheme, inputs.x, inputs.pairs, seed=args.seed,
@@ -107,13 +95,14 @@ def _lemma1(args):
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("mc", help="Monte-Carlo: finite random nets vs the kernel maps")
-    p.add_argument("--norm", default="plain", help="plain, weight-mean, bn, ln (default: %(default)s)")
+    add_norm_argument(p, engine="dense")
     p.add_argument("--activation", default="relu")
     p.add_argument("--sigma-w2", type=positive_float, default=None,
                    help="weight variance (default: the stable init at this width)")
-    p.add_argument("--sigma-b2", type=nonnegative_float, default=0.0)
+    p.add_argument("--sigma-b2", type=nonnegative_float, default=None, help="bias variance (default: 0)")
     p.add_argument("--batch-size", type=positive_int, default=None,
-                   help="mini-batch size of --norm bn (default: the whole input set)")
+                   help="mini-batch size of a batch norm (default: the whole input set)")
+    p.add_argument("--groups", type=positive_int, default=None, help="groups of gn (default: 8)")
     p.add_argument("--width", type=positive_int, default=512)
     p.add_argument("--depth", type=positive_int, default=10)
     p.add_argument("--seeds", type=positive_int, default=32)

@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import copy
 
+from kernelnorm._registry import norm_help
 from kernelnorm.cli._common import (
     add_json,
+    norm_type,
     add_scheme_arguments,
     describe_scheme,
     emit,
@@ -69,7 +71,7 @@ def _ntk(args):
 
 
 def _kappa_depth(args):
-    from kernelnorm._io import write_json, write_text
+    from kernelnorm.io import write_json, write_text
     from kernelnorm.ntk import kappa_vs_depth
 
     name, x = _inputs(args)
@@ -123,8 +125,9 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("kappa-depth", help="kappa of the NTK vs depth for several schemes")
     add_scheme_arguments(p)
-    p.add_argument("--norms", nargs="+", default=list(DEFAULT_NORMS),
-                   help="schemes to compare (default: %(default)s)")
+    p.add_argument("--norms", nargs="+", type=norm_type("dense"), default=list(DEFAULT_NORMS),
+                   metavar="NORM", help=f"schemes to compare, {norm_help(engine='dense')} "
+                                        "(default: %(default)s)")
     p.add_argument("--depths", type=_depth_list, default=_depth_list("1,2,5,10,20,50,100"),
                    help="10,20,50 or start:stop:step (default: 1,2,5,10,20,50,100)")
     _add_data_arguments(p)

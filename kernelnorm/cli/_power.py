@@ -5,7 +5,14 @@ JAX and matplotlib are imported inside the handler only.
 
 from __future__ import annotations
 
-from kernelnorm.cli._common import add_json, emit, format_table, nonnegative_float, positive_int
+from kernelnorm.cli._common import (
+    add_json,
+    add_norm_argument,
+    emit,
+    format_table,
+    nonnegative_float,
+    positive_int,
+)
 
 TABLE_COLUMNS = ["depth", "mu_c^2", "sigma_c(mu_xc)^2", "mu_c(sigma_xc)^2",
                  "sigma_c(sigma_xc)^2", "power", "imbalance", "linearity"]
@@ -13,9 +20,9 @@ TABLE_COLUMNS = ["depth", "mu_c^2", "sigma_c(mu_xc)^2", "mu_c(sigma_xc)^2",
 
 def _power(args):
     from kernelnorm.cli._common import progress
-    from kernelnorm.power import draw_power_plot, make_inputs, power_profile, resolve_power_scheme
+    from kernelnorm.power import draw_power_plot, label, make_inputs, power_profile, power_scheme
 
-    scheme = resolve_power_scheme(args.norm)  # fail fast, before loading data
+    scheme = power_scheme(args.norm, groups=args.groups, proxy_eps=args.proxy_eps)
     if args.dtype == "float64":
         import jax
 
@@ -23,12 +30,11 @@ def _power(args):
     inputs = make_inputs(args.inputs_from, args.inputs, args.resolution, seed=args.seed)
 
     def bar(iterable):
-        return progress(iterable, total=args.realisations, desc=f"{scheme.label} nets")
+        return progress(iterable, total=args.realisations, desc=f"{label(scheme)} nets")
 
     profile = power_profile(
-        scheme.name, depth=args.depth, width=args.width, realisations=args.realisations,
-        inputs=inputs, groups=args.groups, activation=args.activation, seed=args.seed,
-        dtype=args.dtype, proxy_eps=args.proxy_eps, progress=bar)
+        scheme, depth=args.depth, width=args.width, realisations=args.realisations,
+        inputs=inputs, activation=args.activation, seed=args.seed, dtype=args.dtype, progress=bar)
     payload = profile.as_dict()
     payload.update(inputs=args.inputs_from, n_inputs=args.inputs, resolution=args.resolution,
                    seed=args.seed, dtype=args.dtype)
@@ -36,7 +42,7 @@ def _power(args):
         draw_power_plot([payload], args.plot)
         payload["plot"] = args.plot
     header = (f"power decomposition of y (layer shares, mean over {args.realisations} nets): "
-              f"{scheme.label}, {args.activation}, width {args.width}, {args.inputs} "
+              f"{label(scheme)}, {args.activation}, width {args.width}, {args.inputs} "
               f"{args.inputs_from} inputs at {args.resolution}")
     if args.plot:
         header += f"; plot: {args.plot}"
@@ -44,13 +50,11 @@ def _power(args):
 
 
 def register(subparsers) -> None:
-    from kernelnorm.power._inputs import SOURCES
-    from kernelnorm.power._schemes import DEFAULT_GROUPS, SCHEMES
+    from kernelnorm.power import DEFAULT_GROUPS, SOURCES
 
     p = subparsers.add_parser(
         "power", help="power decomposition of random conv nets per depth (Proxy Norm Fig. 2)")
-    p.add_argument("--norm", default="ln+pn",
-                   help=f"{', '.join(SCHEMES)} (default: %(default)s)")
+    add_norm_argument(p, engine="conv", default="ln+pn")
     p.add_argument("--depth", type=positive_int, default=50)
     p.add_argument("--width", type=positive_int, default=64, help="channels (default: 64)")
     p.add_argument("--realisations", type=positive_int, default=5,
@@ -59,10 +63,11 @@ def register(subparsers) -> None:
                    help="spatial size R (R x R images, length R for mnist1d; default: 16)")
     p.add_argument("--inputs", type=positive_int, default=64, help="number of inputs (default: 64)")
     p.add_argument("--inputs-from", default="digits", choices=SOURCES)
-    p.add_argument("--groups", type=positive_int, default=DEFAULT_GROUPS,
-                   help="GN groups, must divide --width (default: %(default)s)")
+    p.add_argument("--groups", type=positive_int, default=None,
+                   help=f"GN groups, must divide --width (default: {DEFAULT_GROUPS})")
     p.add_argument("--activation", default="relu")
-    p.add_argument("--proxy-eps", type=nonnegative_float, default=0.03)
+    p.add_argument("--proxy-eps", type=nonnegative_float, default=None,
+                   help="eps of Proxy Norm (default: 0.03, the paper's)")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", default=None, metavar="OUT.png", help="draw the stacked power plot")

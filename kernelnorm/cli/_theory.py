@@ -9,6 +9,7 @@ import math
 
 from kernelnorm.cli._common import (
     add_json,
+    add_norm_argument,
     describe_scheme,
     add_scheme_arguments,
     correlation,
@@ -66,24 +67,30 @@ def _stable_init(args):
 
     scheme = scheme_from_args(args)
     sigma_w2 = stable_init(scheme)
-    payload = {"sigma_w2": sigma_w2, "sigma_w": math.sqrt(sigma_w2), "sigma_b2": args.sigma_b2,
+    width_note = f", width = {format_number(scheme.width)}" if scheme.scheme.weights == "mean" else ""
+    payload = {"sigma_w2": sigma_w2, "sigma_w": math.sqrt(sigma_w2), "sigma_b2": scheme.sigma_b2,
                "norm": scheme.name, "activation": scheme.activation.name,
-               "width": getattr(scheme, "width", None)}
+               "width": scheme.width if scheme.scheme.weights == "mean" else None}
     emit(args, payload, f"sigma_w2 = {sigma_w2:.15g}   sigma_w = {math.sqrt(sigma_w2):.15g}   "
-                        f"(q* = 1; {scheme.name}, {scheme.activation.name}, sigma_b2 = {args.sigma_b2:g}"
-                        + (f", width = {format_number(scheme.width)})" if scheme.name == "weight-mean" else ")"))
+                        f"(q* = 1; {scheme.name}, {scheme.activation.name}, "
+                        f"sigma_b2 = {scheme.sigma_b2:g}{width_note})")
 
 
 def _critical_line(args):
-    from kernelnorm._schemes import WeightMean, resolve_norm
+    from kernelnorm._errors import KernelnormInputError
+    from kernelnorm._registry import get_scheme
+    from kernelnorm._schemes import DenseBlock
     from kernelnorm._transition import critical_line
 
-    cls = resolve_norm(args.norm)
-    kwargs = {"width": args.width} if cls is WeightMean else {}
+    scheme = get_scheme(args.norm)
+    if args.width is not None and scheme.weights != "mean":
+        raise KernelnormInputError("--width", f"is the input width of weight-mean layers; "
+                                              f"{scheme.name} has none")
     rows = []
-    for sigma_b2 in args.sigma_b2:
-        scheme = cls(args.activation, sigma_w2=1.0, sigma_b2=sigma_b2, **kwargs)
-        rows.append({"sigma_b2": sigma_b2, "sigma_w2": critical_line(scheme)})
+    for sigma_b2 in args.sigma_b2:  # the solver varies sigma_w2 itself
+        block = DenseBlock(scheme, args.activation, sigma_w2=1.0, sigma_b2=sigma_b2,
+                           width=math.inf if args.width is None else args.width)
+        rows.append({"sigma_b2": sigma_b2, "sigma_w2": critical_line(block)})
     emit(args, rows, f"critical line (chi_1 = 1) of {args.norm}, {args.activation}\n"
                      + format_table(rows, ["sigma_b2", "sigma_w2"], digits=12))
 
@@ -126,16 +133,18 @@ def register(subparsers) -> None:
     p.set_defaults(run=_stable_init)
 
     p = subparsers.add_parser("critical-line", help="sigma_w^2 with chi_1 = 1 for given sigma_b^2")
-    p.add_argument("--norm", default="plain", help="plain or weight-mean (default: %(default)s)")
+    add_norm_argument(p, engine="dense")
     p.add_argument("--activation", default="relu")
     p.add_argument("--sigma-b2", type=nonnegative_float, nargs="+", default=[0.0])
-    p.add_argument("--width", type=width, default=math.inf)
+    p.add_argument("--width", type=width, default=None,
+                   help="input width n of weight-mean layers, or inf (default: inf)")
     add_json(p)
     p.set_defaults(run=_critical_line)
 
     p = subparsers.add_parser("compare", help="one table, a row per normalisation scheme")
     p.add_argument("--activation", default="relu")
-    p.add_argument("--width", type=width, default=math.inf, help="weight-mean input width")
+    p.add_argument("--width", type=width, default=math.inf,
+                   help="input width n of weight-mean layers, or inf (default: inf)")
     p.add_argument("--power", action="store_true",
                    help="add the channel-mean share mu_c^2 of random conv nets (JAX, ~1 min)")
     p.add_argument("--power-depth", type=positive_int, default=50)

@@ -3,22 +3,29 @@ jitted training step per normalisation scheme, from XLA's compiled memory analys
 
 from __future__ import annotations
 
-from kernelnorm.cli._common import add_json, emit, format_table, nonnegative_float, positive_float, positive_int
+from kernelnorm.cli._common import (
+    add_json,
+    add_norm_argument,
+    emit,
+    format_table,
+    nonnegative_float,
+    positive_float,
+    positive_int,
+)
 
 MODELS = "fcnn, vgg-small, vgg11, vgg16, resnet8, resnet20, resnet56, resnet110, resnet18"
 
 
 def _scheme_overrides(args) -> dict:
     return {"residual_scalar": args.residual_scalar, "weight_mean_mode": args.weight_mean_mode,
-            "zmg": args.zmg, "init_scale": args.init, "groups": args.groups}
+            "zmg": args.zmg, "init": args.init, "groups": args.groups,
+            "weight_mean_rule": args.wm_rule}
 
 
 def _add_model_arguments(parser, *, norm: bool = True) -> None:
     parser.add_argument("--model", default="resnet20", help=f"{MODELS} (default: %(default)s)")
     if norm:
-        parser.add_argument("--norm", default="mimicnorm",
-                            help="none, bn, weight-mean, last-bn, mimicnorm, czmig, ln, gn, in, ln+pn, "
-                                 "gn+pn, ws, skipinit (default: %(default)s)")
+        add_norm_argument(parser, default="mimicnorm")
     parser.add_argument("--width-factor", type=positive_float, default=1.0,
                         help="scale every CNN channel count (default: %(default)s)")
     parser.add_argument("--depth", type=positive_int, default=3, help="FCNN hidden layers (default: 3)")
@@ -28,7 +35,13 @@ def _add_model_arguments(parser, *, norm: bool = True) -> None:
     parser.add_argument("--weight-mean-mode", choices=("project", "graph"), default=None,
                         help="weight mean as a projection after the step (default) or in the graph")
     parser.add_argument("--zmg", type=nonnegative_float, default=None, help="CZMG factor z (czmig: 0.85)")
-    parser.add_argument("--init", choices=("he", "theorem3"), default=None, help="kernel init scale")
+    parser.add_argument("--init", choices=("stable", "he"), default=None,
+                        help="kernel init: stable (q* = 1 for the layer as it is: Theorem 3 for "
+                             "weight mean; default) or he (the plain layer's, for every layer)")
+    parser.add_argument("--wm-rule", choices=("paper", "authors-code"), default=None,
+                        help="layers that get the weight transform: paper (every hidden layer, "
+                             "depthwise skipped; default) or authors-code (fan-in > 50, not the "
+                             "classifier)")
     parser.add_argument("--groups", type=positive_int, default=None, help="GN groups (default 8)")
 
 
@@ -52,7 +65,8 @@ def register(subparsers) -> None:
 
     memory = subparsers.add_parser("memory", help="peak memory of one jitted training step, every scheme")
     _add_model_arguments(memory, norm=False)
-    memory.add_argument("--norms", default="all", help="comma-separated schemes (default: all)")
+    memory.add_argument("--norms", default="all",
+                        help="comma-separated registry schemes (default: all)")
     memory.add_argument("--batch", type=positive_int, default=128)
     memory.add_argument("--classes", type=positive_int, default=100, help="logits (default: 100, CIFAR-100)")
     add_json(memory)
@@ -88,44 +102,20 @@ def _train(args):
                 "diverged_step": result.diverged_step, "seconds": result.seconds}, text)
 
 
-def memory_rows(model: str, norms, *, batch: int, n_classes: int, input_shape=(32, 32, 3),
-                width_factor: float = 1.0, progress=None, **overrides) -> list[dict]:
-    """One row per scheme (plus ``mimicnorm`` with the weight mean in the graph): peak and
-    temporary MiB and the ratios to NoNorm and BN. Used by ``kernelnorm memory`` and benchmarks."""
-    from kernelnorm.nn import build_network
-    from kernelnorm.train import train_step_memory
-
-    variants = [(norm, norm, {}) for norm in norms]
-    if "mimicnorm" in norms:
-        variants.append(("mimicnorm[graph-wm]", "mimicnorm", {"weight_mean_mode": "graph"}))
-    rows = []
-    for label, norm, extra in (progress(variants) if progress else variants):
-        network = build_network(model, norm, input_shape=input_shape, n_classes=n_classes,
-                                width_factor=width_factor, **{**overrides, **extra})
-        m = train_step_memory(network, batch=batch)
-        rows.append({"scheme": label, "peak_MiB": m["peak"] / 2**20, "temp_MiB": m["temp"] / 2**20,
-                     "params": m["parameters"], "peak": m["peak"]})
-    reference = {r["scheme"]: r["peak"] for r in rows}
-    for row in rows:
-        row["/none"] = row["peak"] / reference["none"] if "none" in reference else None
-        row["/bn"] = row["peak"] / reference["bn"] if "bn" in reference else None
-    return rows
-
-
 def _memory(args):
     from kernelnorm._errors import KernelnormInputError
+    from kernelnorm._registry import scheme_names
     from kernelnorm.cli._common import progress
-    from kernelnorm.nn import SCHEME_NAMES
+    from kernelnorm.train import memory_table
 
-    norms = list(SCHEME_NAMES) if args.norms == "all" else [n.strip() for n in args.norms.split(",") if n.strip()]
-    unknown = [n for n in norms if n not in SCHEME_NAMES]
-    if unknown:
-        raise KernelnormInputError("--norms", f"unknown schemes {unknown} (use {', '.join(SCHEME_NAMES)})")
+    norms = list(scheme_names()) if args.norms == "all" else [n.strip() for n in args.norms.split(",") if n.strip()]
+    if not norms:
+        raise KernelnormInputError("--norms", "names no scheme")
     overrides = {k: v for k, v in _scheme_overrides(args).items() if v is not None}
-    rows = memory_rows(args.model, norms, batch=args.batch, n_classes=args.classes,
-                       width_factor=args.width_factor, progress=lambda v: progress(v, total=len(v), desc="compile"),
-                       **overrides)
+    rows = memory_table(args.model, norms, batch=args.batch, n_classes=args.classes,
+                        width_factor=args.width_factor,
+                        progress=lambda v: progress(v, total=len(v), desc="compile"), **overrides)
     text = (f"peak memory of one jitted SGD training step, {args.model}, batch {args.batch}, 32x32x3, "
             f"{args.classes} classes, float32 (XLA memory analysis)\n"
-            + format_table(rows, ["scheme", "peak_MiB", "temp_MiB", "params", "/none", "/bn"], digits=5))
+            + format_table(rows, ["scheme", "peak_MiB", "temp_MiB", "params", "/plain", "/bn"], digits=5))
     emit(args, {"model": args.model, "batch": args.batch, "rows": rows}, text)

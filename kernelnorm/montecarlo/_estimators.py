@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernelnorm._schemes import input_kernel
 
 
 @dataclass(frozen=True)
@@ -104,8 +103,8 @@ def predicted_statistics(scheme, x, pairs, depth: int):
     input_kernel(K0)``, then ``K_{l+1} = scheme.kernel_map(K_l)`` pair by pair."""
     pairs = np.asarray(pairs)
     gram = input_gram(x)
-    q = input_kernel(scheme, np.diag(gram).copy())
-    c = input_kernel(scheme, gram[pairs[:, 0], pairs[:, 1]])
+    q = scheme.input_kernel(np.diag(gram).copy())
+    c = scheme.input_kernel(gram[pairs[:, 0], pairs[:, 1]])
     lengths, covariances = [q], [c]
     for _ in range(depth - 1):
         qa, qb = q[pairs[:, 0]], q[pairs[:, 1]]

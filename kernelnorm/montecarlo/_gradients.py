@@ -32,7 +32,7 @@ def _forward(scheme, keys, x, width):
     import jax
 
     block = first_layer(scheme)
-    h1 = block.apply(block.init(keys[0], x.shape[1], width), x, first=True)
+    h1 = block.apply(block.init(keys[0], x.shape[1], width), x, activate=False)
 
     def step(h, layer_keys):
         init_key, probe_key = layer_keys
@@ -109,7 +109,7 @@ def empirical_ntk(scheme, x, *, key, width: int, depth: int):
     params += [scheme.init(k, width, width) for k in keys[1:]]
 
     def output(all_params):
-        h = block.apply(all_params[0], x, first=True)
+        h = block.apply(all_params[0], x, activate=False)
         for p in all_params[1:]:
             h = scheme.apply(p, h)
         return h[:, 0]

@@ -12,7 +12,8 @@ Two engines give the same law of the pre-activations:
 * ``"reduced"``: :func:`reduce_layer_input` replaces the ``(B, n)`` layer input by a
   ``(B, B + 1)`` matrix ``R`` with ``x @ W = R @ W'`` for ``W' = (QH)^T W``, which again has iid
   ``N(0, 1)`` entries; the scheme's own ``init``/``apply`` then run at fan-in ``B + 1``. It draws
-  ``(B + 1) n`` instead of ``n^2`` normals per layer and is used whenever ``B + 1 < n``.
+  ``(B + 1) n`` instead of ``n^2`` normals per layer and is used whenever ``B + 1 < n`` and the
+  block is linear in ``W`` (``DenseBlock.reducible``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import math
 from typing import NamedTuple
 
 from kernelnorm._errors import KernelnormInputError
-from kernelnorm._schemes import Plain
 
 ENGINES = ("reduced", "weights")
 
@@ -46,9 +46,9 @@ class LayerStatistics(NamedTuple):
     correlations: object
 
 
-def first_layer(scheme) -> Plain:
+def first_layer(scheme):
     """The plain dense map on the inputs (``K1 = sigma_w2 K0 + sigma_b2``, ``input_kernel``)."""
-    return Plain(scheme.activation, sigma_w2=scheme.sigma_w2, sigma_b2=scheme.sigma_b2)
+    return scheme.first_layer()
 
 
 def reduce_layer_input(x, *, jitter: float | None = None):
@@ -63,7 +63,9 @@ def reduce_layer_input(x, *, jitter: float | None = None):
     where ``W_bar`` is the fan-in-centred weight (MimicNorm Eq. 10) on both sides. ``W'`` has
     iid ``N(0, 1)`` entries when ``W`` does. The returned ``R = sqrt(k/n) R0`` absorbs the
     change of the ``sqrt(sigma_w2 / fan_in)`` scale, so ``scheme.apply(init(key, k, m), R,
-    first=True)`` has the law of ``scheme.apply(init(key, n, m), x, first=True)``.
+    activate=False)`` has the law of ``scheme.apply(init(key, n, m), x, activate=False)``
+    for blocks linear in ``W`` (``DenseBlock.reducible``: plain and weight mean; weight
+    standardisation divides by ``||W||`` and runs on literal weights).
 
     Args:
         x: layer input (after the activation), ``(B, n)`` with ``B + 1 <= n``.
@@ -88,11 +90,11 @@ def reduce_layer_input(x, *, jitter: float | None = None):
 
 def _layer(scheme, key, h, width: int, *, first: bool, engine: str):
     block = first_layer(scheme) if first else scheme
-    x = h if first else scheme.activation(h)
-    if engine == "reduced" and x.shape[0] + 1 < x.shape[1]:
+    x = h if first else scheme.activation_step(h)
+    if engine == "reduced" and block.reducible and x.shape[0] + 1 < x.shape[1]:
         x = reduce_layer_input(x)
     params = block.init(key, x.shape[1], width)
-    return block.apply(params, x, first=True)
+    return block.apply(params, x, activate=False)
 
 
 def _statistics(h, pairs) -> LayerStatistics:
@@ -117,7 +119,7 @@ def network_statistics(scheme, x, pairs, *, key, width: int, depth: int, engine:
     """Per-layer :class:`LayerStatistics` of one random network (JAX-traceable in ``key``).
 
     Args:
-        scheme: a scheme of :mod:`kernelnorm._schemes`.
+        scheme: a :class:`kernelnorm.DenseBlock`.
         x: inputs ``(m, n0)``; ``pairs``: int ``(P, 2)`` rows of ``x`` to track.
         key: the network's PRNG key; ``width``, ``depth``: hidden width and number of layers.
         engine: ``"reduced"`` (same law, fewer random numbers) or ``"weights"`` (literal).

@@ -2,8 +2,10 @@
 
 A network is one Python function ``forward(ctx, x)``. Run under an *init* context it creates the
 parameters and records what every kernel is (:class:`LayerInfo`); run under an *apply* context
-it reads them. The scheme (``kernelnorm.nn._schemes.NormScheme``) is read here and only here.
-Finite-network operations are the shared ones of :mod:`kernelnorm._ops`.
+it reads them. The scheme (a registered :class:`kernelnorm.Scheme`) is read here and only here:
+which layers get the weight transform is the registry's rule, the init gain is the shared
+stable init (:func:`kernelnorm.init_sigma_w2`, for the network's activation), and the finite
+operations are the shared ones of :mod:`kernelnorm._ops`.
 """
 
 from __future__ import annotations
@@ -19,20 +21,23 @@ from kernelnorm._activations import get_activation
 from kernelnorm._errors import KernelnormInputError
 from kernelnorm._ops import (
     normalise_channels,
-    standardise,
+    transform_weights,
+    unit_filters,
     weight_mean,
-    weight_standardise,
     zero_mean_filters,
 )
 
 BN_MOMENTUM = 0.1  # running <- (1 - m) running + m batch (PyTorch convention)
 NORM_EPS = 1e-5
-WS_EPS = 1e-8
 
 
 @dataclass(frozen=True)
 class LayerInfo:
-    """What a kernel is: read by the optimiser masks (weight mean, CZMG, LUMA, decay)."""
+    """What a kernel is: read by the optimiser masks (weight mean, CZMG, LUMA, decay).
+
+    ``weight_mean``: the layer's weight transform is ``mean`` (projected after the step);
+    ``transformed``: the registry's rule applies the scheme's weight transform to the layer.
+    """
 
     name: str
     shape: tuple[int, ...]
@@ -42,20 +47,12 @@ class LayerInfo:
     weight_mean: bool
     czm_filter: bool
     reparam: bool
+    transformed: bool = False
 
 
 def _channel_row(vector, ndim: int):
     """A per-channel ``(C,)`` vector shaped to broadcast against ``(..., C)`` (explicit ranks)."""
     return vector.reshape((1,) * (ndim - 1) + (-1,))
-
-
-def theorem3_sigma_w2(fan_in: int) -> float:
-    """Stable init of a weight-mean layer with input width ``n``: ``sigma_w^2 = 2n/((n-1)(1-1/pi))``
-    (MimicNorm Theorem 3), taken from the analytic solver ``kernelnorm._transition.stable_init``."""
-    from kernelnorm._schemes import WeightMean
-    from kernelnorm._transition import stable_init
-
-    return stable_init(WeightMean("relu", sigma_w2=1.0, sigma_b2=0.0, width=fan_in))
 
 
 class Context:
@@ -94,42 +91,48 @@ class Context:
         return self.params[layer][name]
 
 
-def kernel(ctx: Context, name: str, shape: tuple[int, ...], *, first: bool = False):
+def kernel(ctx: Context, name: str, shape: tuple[int, ...], *, first: bool = False,
+           classifier: bool = False, depthwise: bool = False):
     """The effective kernel ``W`` (dense ``(in, out)`` or conv HWIO) of layer ``name``: the
-    scheme's reparameterisation (``e^g V``, scaled WS, in-graph weight mean) of its parameters."""
+    scheme's weight transform where the registry's rule applies it (``e^g V`` with CZMI
+    filters, scaled WS, weight mean projected or in the graph), drawn at the shared stable
+    init gain for the network's activation."""
+    from kernelnorm._schemes import init_sigma_w2
+
     s = ctx.scheme
     fan_in, spatial = math.prod(shape[:-1]), math.prod(shape[:-2]) if len(shape) == 4 else 1
-    use_wm = s.weight_mean and fan_in > s.fan_in_threshold and not s.czm
+    transformed = s.transforms_layer(fan_in=fan_in, first=first, classifier=classifier,
+                                     depthwise=depthwise)
+    czm = s.weights == "czm"
+    use_wm = transformed and s.weights == "mean"
     if ctx.init:
         ctx.info[name] = LayerInfo(name, tuple(shape), fan_in, spatial, first, use_wm,
-                                   s.czm and spatial > 1 and not first, s.czm)
-    if s.czm:
-        v = ctx.get(name, "v", lambda k: _czm_init(k, shape, ctx.info[name].czm_filter, ctx.dtype))
+                                   czm and transformed and spatial > 1, czm, transformed)
+    if czm:
+        v = ctx.get(name, "v", lambda k: _czm_init(k, shape, ctx.info[name].czm_filter))
         g = ctx.get(name, "g", lambda k: np.full((shape[-1],), math.log(s.g_init)))
-        w = _channel_row(jnp.exp(g), v.ndim) * v
-    elif s.weight_standardise:
+        return _channel_row(jnp.exp(g), v.ndim) * v
+    sigma_w2 = init_sigma_w2(s, ctx.activation, fan_in=fan_in, first=first,
+                             transformed=transformed)
+    scale = math.sqrt(sigma_w2 / fan_in)
+    if transformed and s.weights == "standardise":
         v = ctx.get(name, "w", lambda k: k.standard_normal(shape))
-        w = math.sqrt(2.0 / fan_in) * weight_standardise(v, eps=WS_EPS)
-    else:
-        sigma_w2 = theorem3_sigma_w2(fan_in) if use_wm and s.init_scale == "theorem3" else 2.0
+        return scale * transform_weights(v, "standardise", eps=1e-8)
 
-        def make(k):
-            w0 = k.standard_normal(shape) * math.sqrt(sigma_w2 / fan_in)
-            return weight_mean(w0) if use_wm and s.weight_mean_mode == "project" else w0
+    def make(k):
+        w0 = k.standard_normal(shape) * scale
+        return weight_mean(w0) if use_wm and s.weight_mean_mode == "project" else w0
 
-        w = ctx.get(name, "w", make)
-        if use_wm and s.weight_mean_mode == "graph":
-            w = weight_mean(w)
-    return w
+    w = ctx.get(name, "w", make)
+    return weight_mean(w) if use_wm and s.weight_mean_mode == "graph" else w
 
 
-def _czm_init(rng, shape, czm_filter: bool, dtype):
+def _czm_init(rng, shape, czm_filter: bool):
     """CZMI for spatial filters (Mean Shift Rejection §3.2), otherwise a Gaussian kernel; both
     with unit-norm filters so that ``W = e^g V`` starts at ``||W_f|| = e^g``."""
     if czm_filter:
         return zero_mean_filters(rng.uniform(-1.0, 1.0, shape))
-    raw = rng.standard_normal(shape)
-    return raw / np.sqrt((raw * raw).sum(axis=tuple(range(len(shape) - 1)), keepdims=True))
+    return unit_filters(rng.standard_normal(shape))
 
 
 def bias(ctx: Context, name: str, h):
@@ -148,8 +151,8 @@ def conv(ctx: Context, name: str, x, out: int, size: int = 3, stride: int = 1, *
     return bias(ctx, name, y if scale is None else scale * y)
 
 
-def dense(ctx: Context, name: str, x, out: int, *, first: bool = False):
-    w = kernel(ctx, name, (x.shape[-1], out), first=first)
+def dense(ctx: Context, name: str, x, out: int, *, first: bool = False, classifier: bool = False):
+    w = kernel(ctx, name, (x.shape[-1], out), first=first, classifier=classifier)
     return bias(ctx, name, x @ w.astype(x.dtype))
 
 
@@ -157,9 +160,11 @@ def _stat_axes(h):
     return tuple(range(h.ndim - 1))
 
 
-def batch_norm(ctx: Context, name: str, h):
+def batch_norm(ctx: Context, name: str, h, *, scale: bool = True):
     """BN without affine: batch statistics in training (running averages updated), running
-    statistics at evaluation. Statistics over batch (and spatial) axes, ``standardise``."""
+    statistics at evaluation. Statistics over batch (and spatial) axes (``normalise_channels``);
+    ``scale=False`` is mean-only BN (centred, not divided)."""
+    kind = "batch" if scale else "batch-centre"
     axes = _stat_axes(h)
     if ctx.init:
         ctx.state[name] = {"mean": np.zeros(h.shape[-1], ctx.dtype), "var": np.ones(h.shape[-1], ctx.dtype)}
@@ -170,43 +175,38 @@ def batch_norm(ctx: Context, name: str, h):
         mean = mean.reshape(-1)
         ctx.new_state[name] = {"mean": (1 - BN_MOMENTUM) * running["mean"] + BN_MOMENTUM * mean,
                                "var": (1 - BN_MOMENTUM) * running["var"] + BN_MOMENTUM * var}
-        return standardise(h, axis=axes, eps=NORM_EPS)
+        return normalise_channels(h, kind, eps=NORM_EPS)
     ctx.new_state[name] = running
     mean, var = (_channel_row(running[k], h.ndim) for k in ("mean", "var"))
-    return (h - mean) * jax.lax.rsqrt(var + NORM_EPS)
+    return (h - mean) * jax.lax.rsqrt(var + NORM_EPS) if scale else h - mean
 
 
-def _standardise_activations(ctx: Context, name: str, h):
-    """The normalisation step: BN, LN (all but batch), IN (spatial), GN (spatial x group)."""
-    kind = ctx.scheme.activation_norm
-    if kind == "bn":
-        return batch_norm(ctx, name, h)
-    if kind == "ln":
-        return normalise_channels(h, "layer", eps=NORM_EPS)
-    if kind == "in":
-        if h.ndim != 4:
-            raise KernelnormInputError("--norm", "instance norm needs convolutional feature maps, not a dense layer")
-        return normalise_channels(h, "instance", eps=NORM_EPS)
-    if kind == "gn":
-        groups = ctx.scheme.groups
-        if h.shape[-1] % groups:
-            raise KernelnormInputError("--groups", f"must divide the width {h.shape[-1]}, got {groups}")
-        return normalise_channels(h, "group", groups=groups, eps=NORM_EPS)
-    raise KernelnormInputError("--norm", f"unknown activation normalisation {kind!r}")
+def _normalise(ctx: Context, name: str, h):
+    """The scheme's normaliser: BN / mean-only BN (batch statistics, running ones at eval),
+    LN (all but batch), IN (spatial), GN (spatial x group)."""
+    kind = ctx.scheme.normaliser
+    if kind in ("batch", "batch-centre"):
+        return batch_norm(ctx, name, h, scale=kind == "batch")
+    if kind == "instance" and h.ndim != 4:
+        raise KernelnormInputError("--norm", "instance norm needs convolutional feature maps, not a dense layer")
+    if kind == "group" and h.shape[-1] % ctx.scheme.groups:
+        raise KernelnormInputError("--groups", f"must divide the width {h.shape[-1]}, got {ctx.scheme.groups}")
+    return normalise_channels(h, kind, groups=ctx.scheme.groups, eps=NORM_EPS)
 
 
 def norm_act(ctx: Context, name: str, h, *, activate: bool = True):
     """Normalisation step + per-channel affine + activation (or Proxy Norm in place of the
     activation step: ``proxy_normalise(y, gamma, beta, phi)``, Labatie et al. Eq. 7)."""
     s = ctx.scheme
-    if s.activation_norm is not None:
-        y = _standardise_activations(ctx, name + "/norm", h)
+    if s.normaliser is not None:
+        y = _normalise(ctx, name + "/norm", h)
         gamma = ctx.get(name + "/norm", "scale", lambda k: np.ones((h.shape[-1],)))
         beta = ctx.get(name + "/norm", "shift", lambda k: np.zeros((h.shape[-1],)))
         if s.proxy and activate:
             from kernelnorm._proxy import proxy_normalise
 
-            return proxy_normalise(y, gamma, beta, ctx.activation)
+            return proxy_normalise(y, gamma, beta, ctx.activation, eps=s.proxy_eps,
+                                   n_quantiles=s.proxy_quantiles)
         h = _channel_row(gamma, h.ndim) * y + _channel_row(beta, h.ndim)
     return ctx.activation.function(h) if activate else h
 
@@ -226,7 +226,7 @@ def residual_scalar(ctx: Context, name: str, scalar_init: float | None):
 def multiplicative_noise(ctx: Context, x):
     """``x * u``, ``u ~ U(1 - a, 1 + a)`` elementwise, training only (Mean Shift Rejection §4.4)."""
     a = ctx.scheme.noise
-    if not (ctx.scheme.czm and ctx.train and a > 0):
+    if not (ctx.train and a > 0):
         return x
     return x * jax.random.uniform(ctx.next_key(), x.shape, x.dtype, 1.0 - a, 1.0 + a)
 

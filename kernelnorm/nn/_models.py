@@ -18,7 +18,7 @@ import numpy as np
 
 from kernelnorm._errors import KernelnormInputError
 from kernelnorm.nn import _layers as L
-from kernelnorm.nn._schemes import NormScheme, get_scheme
+from kernelnorm._registry import Scheme, get_scheme
 
 VGG_LAYOUTS = {
     "vgg11": (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
@@ -42,7 +42,7 @@ class Network:
     ``apply(params, state, x, *, train, key) -> (logits, new_state)``."""
 
     name: str
-    scheme: NormScheme
+    scheme: Scheme
     input_shape: tuple[int, ...]
     n_classes: int
     forward: Callable = field(repr=False)
@@ -88,7 +88,7 @@ def _fcnn(ctx, x, *, depth: int, width: int, n_classes: int):
     h = x.reshape(x.shape[0], -1)
     for i in range(depth):
         h = L.norm_act(ctx, f"dense{i}", L.dense(ctx, f"dense{i}", h, width, first=i == 0))
-    return L.last_batch_norm(ctx, L.dense(ctx, "classifier", h, n_classes))
+    return L.last_batch_norm(ctx, L.dense(ctx, "classifier", h, n_classes, classifier=True))
 
 
 def _vgg(ctx, x, *, layout, n_classes: int, width_factor: float):
@@ -101,7 +101,7 @@ def _vgg(ctx, x, *, layout, n_classes: int, width_factor: float):
         h = L.norm_act(ctx, name, L.conv(ctx, name, h, _channels(item, width_factor), first=i == 0))
         i += 1
     h = h.mean(axis=(1, 2))
-    return L.last_batch_norm(ctx, L.dense(ctx, "classifier", h, n_classes))
+    return L.last_batch_norm(ctx, L.dense(ctx, "classifier", h, n_classes, classifier=True))
 
 
 def _channels(c: int, factor: float) -> int:
@@ -128,7 +128,7 @@ def residual_scalar_init(kind: str | None, block: int, n_convs: int = 2) -> floa
 def _basic_block(ctx, name, x, out: int, stride: int, block: int):
     x = L.multiplicative_noise(ctx, x)
     alpha = L.residual_scalar(ctx, name + "/scalar", residual_scalar_init(ctx.scheme.residual_scalar, block))
-    before_norm = ctx.scheme.activation_norm is None
+    before_norm = ctx.scheme.normaliser is None
     h = L.norm_act(ctx, name + "/conv1", L.conv(ctx, name + "/conv1", x, out, 3, stride))
     h = L.conv(ctx, name + "/conv2", h, out, 3, 1, scale=alpha if before_norm else None)
     h = L.norm_act(ctx, name + "/conv2", h, activate=False)
@@ -149,10 +149,10 @@ def _resnet(ctx, x, *, stages, blocks: int, n_classes: int, width_factor: float)
             stride = 2 if (s > 0 and b == 0 and h.shape[1] > 1) else 1
             h = _basic_block(ctx, f"stage{s}/block{b}", h, _channels(channels, width_factor), stride, index)
     h = h.mean(axis=(1, 2))
-    return L.last_batch_norm(ctx, L.dense(ctx, "classifier", h, n_classes))
+    return L.last_batch_norm(ctx, L.dense(ctx, "classifier", h, n_classes, classifier=True))
 
 
-def build_network(model: str, norm: "str | NormScheme" = "none", *, input_shape=(32, 32, 3),
+def build_network(model: str, norm: "str | Scheme" = "plain", *, input_shape=(32, 32, 3),
                   n_classes: int = 10, depth: int = 3, width: int = 128, width_factor: float = 1.0,
                   activation: str = "relu", **scheme_overrides) -> Network:
     """Network ``model`` (``fcnn``, ``vgg11``, ``vgg16``, ``vgg-small``, ``resnet8/20/56/110``, ``resnet18``)

@@ -14,7 +14,6 @@ from typing import Iterator
 import numpy as np
 
 from kernelnorm._errors import KernelnormInputError
-from kernelnorm._schemes import input_kernel
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ def check_depth(depth) -> int:
 def layer_kernels(scheme, q0_1, q0_2, k0, depth: int) -> Iterator[LayerKernels]:
     """Yield ``(K_l, Theta_l)`` for ``l = 1..depth`` (MimicNorm Eq. 5-7, THEORY §5).
 
-    ``K_1 = sigma_w2 K_0 + sigma_b2`` (:func:`kernelnorm.input_kernel`), ``Theta_1 = K_1``, and
+    ``K_1 = sigma_w2 K_0 + sigma_b2`` (:meth:`kernelnorm.DenseBlock.input_kernel`), ``Theta_1 = K_1``, and
 
         K_{l+1}     = kernel_map(K_l)                         (Eq. 5, scheme-specific)
         Theta_{l+1} = K_{l+1} + T_dot(K_l) * Theta_l          (Eq. 6-7)
@@ -55,7 +54,7 @@ def layer_kernels(scheme, q0_1, q0_2, k0, depth: int) -> Iterator[LayerKernels]:
     ``(n-1)/n``; idealised batch norm: divided by ``sqrt(V(q1)V(q2))``).
 
     Args:
-        scheme: a :mod:`kernelnorm._schemes` scheme.
+        scheme: a :class:`kernelnorm.DenseBlock`.
         q0_1, q0_2: input variances ``K_0(x, x)``, ``K_0(x', x')``, broadcastable with ``k0``.
         k0: input covariances ``K_0(x, x') = x.x'/d``: an ``(m, m)`` Gram or a 1-D grid.
         depth: ``L >= 1``.
@@ -64,7 +63,7 @@ def layer_kernels(scheme, q0_1, q0_2, k0, depth: int) -> Iterator[LayerKernels]:
     ``Theta_2 = K_2 + T_dot K_1 = 2/pi + (1/2) * 0 = 0.6366``.
     """
     depth = check_depth(depth)
-    q1, q2, k = (input_kernel(scheme, a) for a in (q0_1, q0_2, k0))
+    q1, q2, k = (scheme.input_kernel(a) for a in (q0_1, q0_2, k0))
     ntk = k
     yield LayerKernels(1, q1, q2, k, ntk)
     for layer in range(2, depth + 1):

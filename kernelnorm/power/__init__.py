@@ -1,8 +1,8 @@
 """Power decomposition of random conv nets (Proxy Norm §3–5, THEORY §7).
 
 Which normalisations avoid channel-wise collapse? Random conv nets of Proxy Norm Definition 1
-with every normalisation step of the project (none, BN, LN, IN, GN, LN+PN, GN+PN, LN+WS,
-MimicNorm's weight mean, CZM filters), the four-term power decomposition of the normalised
+with every scheme of the registry that a random net can run (all but those with network-level
+extras: last BN, residual scalars), the four-term power decomposition of the normalised
 pre-activations, channel imbalance and channel-wise linearity, over independent realisations.
 JAX is imported only when a net is run.
 """
@@ -26,15 +26,7 @@ from kernelnorm.power._profile import (
     power_profile,
     theorem1_rate,
 )
-from kernelnorm.power._schemes import (
-    DEFAULT_GROUPS,
-    SCHEMES,
-    PowerScheme,
-    check_groups,
-    normalise,
-    resolve_power_scheme,
-    weight_gain2,
-)
+from kernelnorm.power._schemes import DEFAULT_GROUPS, check_groups, label, normalise, power_scheme
 
 __all__ = [
     "add_collapse_column",
@@ -42,8 +34,6 @@ __all__ = [
     "DEFAULT_GROUPS",
     "NetConfig",
     "PowerProfile",
-    "PowerScheme",
-    "SCHEMES",
     "SOURCES",
     "TERMS",
     "apply_layer",
@@ -53,14 +43,14 @@ __all__ = [
     "collapse_shares",
     "draw_power_plot",
     "init_layer",
+    "label",
     "layer_shares",
     "log_rate",
     "make_inputs",
     "normalise",
     "power_profile",
     "power_terms",
-    "resolve_power_scheme",
+    "power_scheme",
     "run_realisation",
     "theorem1_rate",
-    "weight_gain2",
 ]

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from kernelnorm.power._schemes import DEFAULT_GROUPS, PowerScheme, weight_gain2
+from kernelnorm._registry import Scheme
 
 #: Std of the standard normal truncated to [-2, 2]; dividing by it gives unit variance.
 TRUNCATED_NORMAL_STD = math.sqrt(
@@ -28,26 +28,22 @@ class NetConfig:
     """Static description of a random conv net (hashable: it keys the jit cache).
 
     Attributes:
-        scheme: the normalisation scheme.
+        scheme: the registered scheme (its normaliser, groups, weight transform, PN ``eps``
+            and quantiles are read from it).
         depth, width: number of conv layers and channels per layer.
         activation: name or callable of ``phi``.
-        groups: GN groups.
         kernel_size: spatial size ``k`` of the ``k x k`` (or ``k``) kernels.
         norm_eps: ``eps`` of the normalisation step (0: Proposition 1 holds exactly).
-        proxy_eps, n_quantiles: PN's ``eps`` and number of Gaussian quantiles.
         gamma_std, beta_std: ``gamma ~ N(1, gamma_std^2)``, ``beta ~ N(0, beta_std^2)``.
         dtype: ``"float32"`` or ``"float64"`` (needs ``JAX_ENABLE_X64``).
     """
 
-    scheme: PowerScheme
+    scheme: Scheme
     depth: int
     width: int
     activation: object = "relu"
-    groups: int = DEFAULT_GROUPS
     kernel_size: int = 3
     norm_eps: float = 0.0
-    proxy_eps: float = 0.03
-    n_quantiles: int = 200
     gamma_std: float = 0.2
     beta_std: float = 0.2
     dtype: str = "float32"
@@ -78,29 +74,32 @@ def conv_periodic(x, w):
 def init_layer(key, config: NetConfig, in_channels: int, spatial: int, *, first: bool):
     """``(W, gamma, beta)`` of one layer; ``W`` has shape ``(k,)*spatial + (in, width)``.
 
-    WS applies to every layer; weight mean and CZM filters from the second layer on (the first
-    layer sees data, not post-activations; CZMI also skips it).
+    The registry's rule picks the layers that get the weight transform (never the first: it
+    reads data); the gain is the shared stable init (:func:`kernelnorm.init_sigma_w2`). CZM
+    layers are ``e^g V`` with unit-norm filters ``V``, zero-mean over space where transformed.
     """
     import jax
     import jax.numpy as jnp
 
-    from kernelnorm._ops import weight_mean, weight_standardise, zero_mean_filters
+    from kernelnorm._ops import transform_weights, unit_filters, zero_mean_filters
+    from kernelnorm._schemes import init_sigma_w2
 
-    dtype = jnp.dtype(config.dtype)
+    scheme, dtype = config.scheme, jnp.dtype(config.dtype)
     k_w, k_g, k_b = jax.random.split(key, 3)
     shape = (config.kernel_size,) * spatial + (in_channels, config.width)
     fan_in = math.prod(shape[:-1])
-    kind = config.scheme.weights
-    gain = math.sqrt(weight_gain2(config.scheme, config.activation, fan_in, first=first))
-    if kind == "czm" and not first:
-        w = gain * zero_mean_filters(jax.random.uniform(k_w, shape, dtype, -1.0, 1.0))
+    transformed = scheme.transforms_layer(fan_in=fan_in, first=first)
+    raw = jax.random.truncated_normal(k_w, -2.0, 2.0, shape, dtype) / TRUNCATED_NORMAL_STD
+    if scheme.weights == "czm":
+        czm = transformed and spatial > 0 and config.kernel_size > 1
+        v = zero_mean_filters(jax.random.uniform(k_w, shape, dtype, -1.0, 1.0)) if czm \
+            else unit_filters(raw)
+        w = scheme.g_init * v
     else:
-        w = jax.random.truncated_normal(k_w, -2.0, 2.0, shape, dtype) / TRUNCATED_NORMAL_STD
-        if kind == "standardise":
-            w = weight_standardise(w)
-        elif kind == "mean" and not first:
-            w = weight_mean(w)
-        w = w * (gain / math.sqrt(fan_in))
+        sigma_w2 = init_sigma_w2(scheme, config.activation, fan_in=fan_in, first=first,
+                                 transformed=transformed)
+        w = transform_weights(raw, scheme.weights) if transformed else raw
+        w = w * math.sqrt(sigma_w2 / fan_in)
     gamma = 1.0 + config.gamma_std * jax.random.normal(k_g, (config.width,), dtype)
     beta = config.beta_std * jax.random.normal(k_b, (config.width,), dtype)
     return w, gamma, beta
@@ -116,13 +115,13 @@ def apply_layer(x, params, config: NetConfig):
 
     w, gamma, beta = params
     phi = get_activation(config.activation).function
-    y = normalise(conv_periodic(x, w), config.scheme, groups=config.groups, eps=config.norm_eps)
+    y = normalise(conv_periodic(x, w), config.scheme, eps=config.norm_eps)
     row = (1,) * (y.ndim - 1) + (-1,)
     post = phi(gamma.reshape(row) * y + beta.reshape(row))
     stats = (*power_terms(y), channel_linearity(y, post))
     if config.scheme.proxy:
-        post = proxy_normalise(y, gamma, beta, config.activation, eps=config.proxy_eps,
-                               n_quantiles=config.n_quantiles)
+        post = proxy_normalise(y, gamma, beta, config.activation, eps=config.scheme.proxy_eps,
+                               n_quantiles=config.scheme.proxy_quantiles)
     return post, stats
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kernelnorm._io import save_figure
+from kernelnorm.io import save_figure
 from kernelnorm.power._decomposition import TERMS
 
 #: One colour per term, dataset scale to pixel scale.

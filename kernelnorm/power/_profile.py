@@ -9,7 +9,7 @@ import numpy as np
 from kernelnorm._errors import KernelnormInputError
 from kernelnorm.power._decomposition import TERMS, channel_imbalance, layer_shares
 from kernelnorm.power._nets import NetConfig, run_realisation
-from kernelnorm.power._schemes import DEFAULT_GROUPS, check_groups, resolve_power_scheme
+from kernelnorm.power._schemes import check_groups, label, power_scheme
 
 #: Lower/upper quantiles of the interval over realisations.
 INTERVAL = (0.1, 0.9)
@@ -70,7 +70,7 @@ class PowerProfile:
     def as_dict(self) -> dict:
         summary = self.summary()
         return {
-            "norm": self.config.scheme.name, "label": self.config.scheme.label,
+            "norm": self.config.scheme.name, "label": label(self.config.scheme),
             "depth": self.config.depth, "width": self.config.width,
             "activation": getattr(self.config.activation, "name", str(self.config.activation)),
             "realisations": int(self.shares.shape[0]), "terms": list(TERMS),
@@ -80,26 +80,26 @@ class PowerProfile:
         }
 
 
-def power_profile(norm: str, *, depth: int, width: int, realisations: int, inputs,
-                  groups: int = DEFAULT_GROUPS, activation="relu", seed: int = 0,
-                  dtype: str = "float32", norm_eps: float = 0.0, proxy_eps: float = 0.03,
-                  n_quantiles: int = 200, gamma_std: float = 0.2, beta_std: float = 0.2,
+def power_profile(norm, *, depth: int, width: int, realisations: int, inputs,
+                  groups: int | None = None, activation="relu", seed: int = 0,
+                  dtype: str = "float32", norm_eps: float = 0.0, proxy_eps: float | None = None,
+                  n_quantiles: int | None = None, gamma_std: float = 0.2, beta_std: float = 0.2,
                   progress=None) -> PowerProfile:
     """Run ``realisations`` independent random nets of scheme ``norm`` on ``inputs``.
 
-    ``inputs``: ``(N, *spatial, C_in)`` (see ``make_inputs``). Realisation ``r`` uses key
-    ``fold_in(PRNGKey(seed), r)``: same seed, same numbers. ``progress`` wraps the loop over
-    realisations (e.g. a tqdm factory).
+    ``norm``: a registered scheme (name or :class:`kernelnorm.Scheme`); ``groups``,
+    ``proxy_eps`` and ``n_quantiles`` override its fields. ``inputs``: ``(N, *spatial, C_in)``
+    (see ``make_inputs``). Realisation ``r`` uses key ``fold_in(PRNGKey(seed), r)``: same seed,
+    same numbers. ``progress`` wraps the loop over realisations (e.g. a tqdm factory).
     """
     import jax
 
-    scheme = resolve_power_scheme(norm)
+    scheme = power_scheme(norm, groups=groups, proxy_eps=proxy_eps, proxy_quantiles=n_quantiles)
     for name, value in (("--depth", depth), ("--width", width), ("--realisations", realisations)):
         if isinstance(value, bool) or int(value) != value or value < 1:
             raise KernelnormInputError(name, f"must be a positive integer, got {value!r}")
-    groups = check_groups(scheme, groups, width)
-    config = NetConfig(scheme, int(depth), int(width), activation=activation, groups=groups,
-                       norm_eps=norm_eps, proxy_eps=proxy_eps, n_quantiles=n_quantiles,
+    check_groups(scheme, width)
+    config = NetConfig(scheme, int(depth), int(width), activation=activation, norm_eps=norm_eps,
                        gamma_std=gamma_std, beta_std=beta_std, dtype=dtype)
     base = jax.random.PRNGKey(seed)
     loop = range(realisations) if progress is None else progress(range(realisations))
@@ -121,49 +121,49 @@ def log_rate(values: np.ndarray, layers: np.ndarray | None = None) -> float:
 
 
 #: Schemes compared by ``kernelnorm compare --power``.
-COMPARE_NORMS = ("none", "bn", "weight-mean", "ln", "ln+pn", "gn", "czm")
-#: Power-net labels that are rows of the kernel comparison (``kernelnorm._compare``).
-COMPARE_ROW_OF = {"none": "plain (critical)", "weight mean": "weight mean", "BN": "batch norm"}
+COMPARE_NORMS = ("plain", "bn", "weight-mean", "ln", "ln+pn", "gn", "czmig")
 
 
 def collapse_shares(*, depth: int = 50, width: int = 32, realisations: int = 2,
                     resolution: int = 8, n_inputs: int = 32, norms=COMPARE_NORMS,
-                    groups: int = DEFAULT_GROUPS, activation="relu", seed: int = 0) -> dict:
-    """``{scheme label: mean mu_c^2 share at depth}``: channel-wise collapse per scheme.
+                    groups: int | None = None, activation="relu", seed: int = 0,
+                    progress=None) -> dict:
+    """``{scheme name: mean mu_c^2 share at depth}``: channel-wise collapse per scheme.
 
     Small defaults keep ``kernelnorm compare --power`` to about a minute on 2 cores; digits
-    inputs at ``resolution``.
+    inputs at ``resolution``. ``progress`` wraps the loop over schemes.
     """
     from kernelnorm.power._inputs import make_inputs
 
     inputs = make_inputs("digits", n_inputs, resolution, seed=seed)
     out = {}
-    for norm in norms:
+    for norm in (norms if progress is None else progress(norms)):
         profile = power_profile(norm, depth=depth, width=width, realisations=realisations,
                                 inputs=inputs, groups=groups, activation=activation, seed=seed)
-        label = profile.config.scheme.label
-        if profile.config.scheme.norm == "group":
-            label = f"{label}({groups})"
-        out[label] = float(profile.shares[:, -1, 0].mean())
+        out[profile.config.scheme.name] = float(profile.shares[:, -1, 0].mean())
     return out
 
 
-
 def add_collapse_column(rows: list[dict], shares: dict, column: str) -> list[dict]:
-    """Rows of ``kernelnorm compare`` with a ``column`` of collapse shares.
+    """Rows of ``kernelnorm compare`` (each with its scheme's ``norm`` name) with a ``column``
+    of collapse shares.
 
-    A share whose scheme is already a row (plain He net, weight mean, BN) fills that row; the
-    others (LN, LN+PN, GN, CZM) become new rows with ``"-"`` in the kernel columns; kernel rows
-    without a random-net counterpart get ``"-"``.
+    A share fills the first row of its scheme (the random nets use the stable init, i.e. the
+    critical plain row); schemes without a kernel row (IN, CZMIG) become new rows with ``"-"``
+    in the kernel columns; kernel rows without a random-net counterpart get ``"-"``.
     """
-    keys = list(rows[0]) if rows else ["scheme"]
+    from kernelnorm._registry import SCHEMES
+
+    keys = list(rows[0]) if rows else ["scheme", "norm"]
     out = [dict(row, **{column: "-"}) for row in rows]
-    index = {row["scheme"]: row for row in out}
-    for label, share in shares.items():
-        row = index.get(COMPARE_ROW_OF.get(label, label))
+    first_row = {}
+    for row in out:
+        first_row.setdefault(row.get("norm"), row)
+    for name, share in shares.items():
+        row = first_row.get(name)
         if row is None:
             row = {key: "-" for key in keys}
-            row["scheme"] = label
+            row.update(scheme=SCHEMES[name].label, norm=name)
             out.append(row)
         row[column] = share
     return out

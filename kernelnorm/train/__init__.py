@@ -1,13 +1,13 @@
 """Training of the :mod:`kernelnorm.nn` networks: optax SGD, schedules, metrics, memory."""
 
 from kernelnorm.train._loop import TrainConfig, TrainResult, augment, evaluate, images, make_train_step, train
-from kernelnorm.train._memory import train_step_memory
+from kernelnorm.train._memory import memory_table, train_step_memory
 from kernelnorm.train._metrics import append_jsonl, read_jsonl
 from kernelnorm.train._optim import luma_loss, make_optimizer, project_weight_mean, zero_mean_gradient_transform
 from kernelnorm.train._schedules import PRESETS, SchedulePreset, preset_schedule, warmup_multistep
 
 __all__ = [
     "PRESETS", "SchedulePreset", "TrainConfig", "TrainResult", "append_jsonl", "augment",
-    "evaluate", "images", "luma_loss", "make_optimizer", "make_train_step", "preset_schedule",
+    "evaluate", "images", "luma_loss", "memory_table", "make_optimizer", "make_train_step", "preset_schedule",
     "project_weight_mean", "read_jsonl", "train", "train_step_memory", "warmup_multistep", "zero_mean_gradient_transform",
 ]

@@ -95,12 +95,12 @@ def make_train_step(network, optimizer, params, *, crop_padding: int = 0, flip: 
     """``step(params, state, opt_state, x, y, key) -> (params, state, opt_state, loss, accuracy)``
     (not jitted; ``loss`` is the cross-entropy, without the LUMA term)."""
     scheme = network.scheme
-    luma_mask = network.kernel_mask(params, lambda i: i.reparam) if scheme.czm else None
+    luma_mask = network.kernel_mask(params, lambda i: i.reparam) if scheme.luma is not None else None
 
     def loss_fn(p, state, x, y, key):
         logits, new_state = network.apply(p, state, x, train=True, key=key)
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-        total = ce + luma_loss(p, luma_mask, scheme.luma) if scheme.czm else ce
+        total = ce + luma_loss(p, luma_mask, scheme.luma) if luma_mask is not None else ce
         return total, (new_state, ce, (logits.argmax(-1) == y).mean())
 
     def step(p, state, opt_state, x, y, key):

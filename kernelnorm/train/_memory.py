@@ -38,3 +38,34 @@ def train_step_memory(network, *, batch: int = 128, dtype=jnp.float32, seed: int
     out["peak"] = out["argument"] + out["output"] + out["temp"] - out["alias"]
     out["parameters"] = sum(math.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(params))
     return out
+
+
+def memory_table(model: str, norms, *, batch: int, n_classes: int, input_shape=(32, 32, 3),
+                 width_factor: float = 1.0, progress=None, **overrides) -> list[dict]:
+    """One row per scheme (plus ``mimicnorm`` with the weight mean in the graph): peak and
+    temporary MiB, parameter count, and the peak ratios to plain (NoNorm) and BN.
+
+    ``norms`` are registry names (aliases accepted); ``overrides`` replace scheme fields for
+    every scheme; ``progress`` wraps the loop over variants. Example::
+
+        memory_table("resnet18", ["plain", "bn", "mimicnorm"], batch=128, n_classes=100)
+    """
+    from kernelnorm._registry import get_scheme
+    from kernelnorm.nn import build_network
+
+    names = [get_scheme(norm, argument="--norms").name for norm in norms]
+    variants = [(name, name, {}) for name in names]
+    if "mimicnorm" in names:
+        variants.append(("mimicnorm[graph-wm]", "mimicnorm", {"weight_mean_mode": "graph"}))
+    rows = []
+    for label, norm, extra in (progress(variants) if progress else variants):
+        network = build_network(model, norm, input_shape=input_shape, n_classes=n_classes,
+                                width_factor=width_factor, **{**overrides, **extra})
+        m = train_step_memory(network, batch=batch)
+        rows.append({"scheme": label, "peak_MiB": m["peak"] / 2**20, "temp_MiB": m["temp"] / 2**20,
+                     "params": m["parameters"], "peak": m["peak"]})
+    reference = {r["scheme"]: r["peak"] for r in rows}
+    for row in rows:
+        row["/plain"] = row["peak"] / reference["plain"] if "plain" in reference else None
+        row["/bn"] = row["peak"] / reference["bn"] if "bn" in reference else None
+    return rows

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 
-from kernelnorm._io import to_jsonable
+from kernelnorm.io import to_jsonable
 
 
 def append_jsonl(path: str, record: dict) -> None:

@@ -60,16 +60,17 @@ def make_optimizer(network, params, schedule, *, momentum: float = 0.9,
                    weight_decay: float = 5e-4) -> optax.GradientTransformation:
     """SGD with momentum for ``network``'s scheme.
 
-    Chain: [CZMG on CZM filters] -> L2 decay on kernels (not for CZM: LUMA is in the loss) ->
-    SGD(momentum) -> [weight-mean projection when ``weight_mean_mode == "project"``].
+    Chain: [CZMG on CZM filters when the scheme has ``zmg``] -> L2 decay on kernels (not when
+    the scheme has LUMA: that is in the loss) -> SGD(momentum) -> [weight-mean projection when
+    ``weight_mean_mode == "project"``].
     """
     scheme = network.scheme
     parts = []
-    if scheme.czm:
+    if scheme.zmg is not None:
         parts.append(zero_mean_gradient_transform(network.kernel_mask(params, lambda i: i.czm_filter), scheme.zmg))
-    elif weight_decay > 0:
+    if scheme.luma is None and weight_decay > 0:
         parts.append(optax.add_decayed_weights(weight_decay, network.kernel_mask(params, lambda i: True)))
     parts.append(optax.sgd(schedule, momentum=momentum if momentum > 0 else None))
-    if scheme.weight_mean and scheme.weight_mean_mode == "project":
+    if scheme.weights == "mean" and scheme.weight_mean_mode == "project":
         parts.append(project_weight_mean(network.kernel_mask(params, lambda i: i.weight_mean)))
     return optax.chain(*parts)

@@ -1,4 +1,7 @@
-"""Atomic output: a file is either its old content or its complete new content, never half."""
+"""Atomic output and script plumbing (public: analysis, figures and benchmarks use it).
+
+A file is either its old content or its complete new content, never half.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,362 @@
+"""The one registry of normalisation schemes: every engine reads a scheme from here.
+
+A scheme is *composed* from parts, each of which is one operation of :mod:`kernelnorm._ops` and,
+where the infinite-width limit is known, one kernel rule of :mod:`kernelnorm._schemes`:
+
+========================  ===============================================================
+part                      values
+========================  ===============================================================
+weight transform          ``plain``; ``mean`` (MimicNorm weight mean, Eq. 10);
+                          ``standardise`` (weight standardisation, Qiao et al. 2019);
+                          ``czm`` (zero-mean filters ``W = e^g V``, Mean Shift Rejection §3)
+normaliser                ``None``; ``batch``; ``batch-centre`` (mean-only BN); ``layer``;
+                          ``group`` (with ``groups``); ``instance``
+activation step           ``phi`` or the proxy-normalised ``phi`` (Proxy Norm Eq. 7)
+network-level extras      ``last_bn`` (MimicNorm §4), ``residual_scalar`` (MimicNorm §4,
+                          SkipInit), ``fixup`` (Zhang et al. 2019)
+training-time extras      CZMG ``zmg``, LUMA ``luma``, multiplicative ``noise`` (Mean Shift
+                          Rejection §3-4)
+========================  ===============================================================
+
+Engines and what they take:
+
+* the analytic core, the NTK and the dense Monte-Carlo nets take every scheme whose block has an
+  infinite-width dense kernel (:meth:`Scheme.dense_theory_gap` says why one has none);
+* the random conv nets of :mod:`kernelnorm.power` take every scheme without network-level extras
+  (a random net of Proxy Norm Definition 1 has no logits and no residual branches);
+* the trainable nets of :mod:`kernelnorm.nn` take every scheme.
+
+Adding a scheme is one :data:`SCHEMES` entry (see ``docs/extending.md``). Only the standard
+library is imported here, so ``--help`` and the scalar CLI stay fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from kernelnorm._errors import KernelnormInputError
+
+WEIGHT_TRANSFORMS = ("plain", "mean", "standardise", "czm")
+NORMALISERS = (None, "batch", "batch-centre", "layer", "group", "instance")
+#: Normalisers whose statistics run over the batch (they couple the inputs of a batch).
+BATCH_NORMALISERS = ("batch", "batch-centre")
+#: Normalisers that divide by a standard deviation (the output length is fixed to 1).
+SCALING_NORMALISERS = ("batch", "layer", "group", "instance")
+RESIDUAL_SCALARS = (None, "paper", "code", "zero")
+WEIGHT_MEAN_MODES = ("project", "graph")
+INIT_RULES = ("stable", "he")
+
+
+@dataclass(frozen=True)
+class WeightMeanRule:
+    """Which layers of a network get the scheme's weight transform (one rule for every engine).
+
+    A layer is transformed iff it reads post-activations -- never the first layer, which reads
+    data (MimicNorm applies weight mean to hidden layers; CZMI skips the first layer, Mean Shift
+    Rejection §3.2) -- and it is not a depthwise convolution (MimicNorm §4: "the total number
+    (usually 9) of weights in one channel is too small"), and its fan-in exceeds
+    ``min_fan_in``, and (for the classifier) ``classifier`` is true.
+
+    Attributes:
+        min_fan_in: transform only layers with ``fan_in > min_fan_in`` (default 1: every layer
+            whose weights can be centred; the authors' CIFAR code: 50).
+        classifier: whether the final dense layer is transformed (the authors' code: no).
+
+    Example: ``WeightMeanRule().applies(fan_in=576, first=False)`` is True;
+    ``AUTHORS_CODE_RULE.applies(fan_in=27, first=False)`` is False.
+    """
+
+    min_fan_in: int = 1
+    classifier: bool = True
+
+    def __post_init__(self):
+        if isinstance(self.min_fan_in, bool) or int(self.min_fan_in) != self.min_fan_in \
+                or self.min_fan_in < 1:
+            raise KernelnormInputError("--wm-min-fan-in", f"must be an integer >= 1, got "
+                                       f"{self.min_fan_in!r}")
+
+    def applies(self, *, fan_in: int, first: bool, classifier: bool = False,
+                depthwise: bool = False) -> bool:
+        if first or depthwise or fan_in <= self.min_fan_in:
+            return False
+        return self.classifier or not classifier
+
+
+#: MimicNorm §4 as written: every hidden layer, depthwise convolutions skipped.
+PAPER_RULE = WeightMeanRule()
+#: The authors' CIFAR code: conv kernels with fan-in > 50 only, not the classifier.
+AUTHORS_CODE_RULE = WeightMeanRule(min_fan_in=50, classifier=False)
+WEIGHT_MEAN_RULES = {"paper": PAPER_RULE, "authors-code": AUTHORS_CODE_RULE}
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """One normalisation scheme, composed from parts (see the module docstring).
+
+    Attributes:
+        name: the one ``--norm`` name; ``aliases``: other accepted spellings.
+        label: display label (tables, figures); ``summary``: one line for ``--help`` and docs;
+        reference: the paper (and section) the scheme comes from.
+        weights: weight transform, one of :data:`WEIGHT_TRANSFORMS`.
+        normaliser: one of :data:`NORMALISERS`; ``groups``: groups of ``group``.
+        proxy: proxy-normalised activation step (Proxy Norm Eq. 7) with ``proxy_eps`` and
+            ``proxy_quantiles`` Gaussian quantiles.
+        last_bn: one BN without affine on the logits (MimicNorm §4).
+        residual_scalar: trainable residual-branch scalar, ``"paper"`` (``1/sqrt(l)``),
+            ``"code"`` (``1.2^k/l``), ``"zero"`` (SkipInit) or ``None``.
+        fixup: Fixup initialisation and scalar multipliers/biases (Zhang et al. 2019).
+        zmg: CZMG factor ``z`` (``None``: no gradient projection).
+        luma: LUMA loss weight ``lambda`` (``None``: plain L2 decay).
+        noise: amplitude ``a`` of multiplicative ``U(1-a, 1+a)`` noise at residual inputs.
+        g_init: initial ``e^g`` of the ``czm`` reparameterisation ``W = e^g V``.
+        weight_mean_rule: which layers get the weight transform (:class:`WeightMeanRule`).
+        weight_mean_mode: trainable nets: ``"project"`` after the step (MimicNorm Appendix C)
+            or ``"graph"`` (centred inside the forward pass).
+        init: ``"stable"`` (``q* = 1`` for the layer as it is: Theorem 3 for weight mean) or
+            ``"he"`` (the plain layer's stable init for every layer).
+    """
+
+    name: str
+    label: str
+    summary: str
+    reference: str = ""
+    weights: str = "plain"
+    normaliser: str | None = None
+    groups: int = 8
+    proxy: bool = False
+    proxy_eps: float = 0.03
+    proxy_quantiles: int = 200
+    last_bn: bool = False
+    residual_scalar: str | None = None
+    fixup: bool = False
+    zmg: float | None = None
+    luma: float | None = None
+    noise: float = 0.0
+    g_init: float = 0.8
+    weight_mean_rule: WeightMeanRule = PAPER_RULE
+    weight_mean_mode: str = "project"
+    init: str = "stable"
+    aliases: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self):
+        _check_choice("--norm", "weight transform", self.weights, WEIGHT_TRANSFORMS)
+        _check_choice("--norm", "normaliser", self.normaliser, NORMALISERS)
+        if self.residual_scalar == "none":  # explicit "no scalar" from the command line
+            object.__setattr__(self, "residual_scalar", None)
+        _check_choice("--residual-scalar", "residual scalar", self.residual_scalar,
+                      RESIDUAL_SCALARS)
+        _check_choice("--weight-mean-mode", "mode", self.weight_mean_mode, WEIGHT_MEAN_MODES)
+        _check_choice("--init", "init rule", self.init, INIT_RULES)
+        if isinstance(self.weight_mean_rule, str):
+            _check_choice("--wm-rule", "rule", self.weight_mean_rule, tuple(WEIGHT_MEAN_RULES))
+            object.__setattr__(self, "weight_mean_rule", WEIGHT_MEAN_RULES[self.weight_mean_rule])
+        _check_number("--groups", self.groups, low=1, integer=True)
+        _check_number("--proxy-eps", self.proxy_eps, low=0.0)
+        _check_number("--proxy-quantiles", self.proxy_quantiles, low=2, integer=True)
+        if self.zmg is not None:
+            _check_number("--zmg", self.zmg, low=0.0, high=1.0)
+        if self.luma is not None:
+            _check_number("--luma", self.luma, low=0.0)
+        _check_number("--noise", self.noise, low=0.0, high=1.0, open_high=True)
+        _check_number("--g-init", self.g_init, low=0.0, open_low=True)
+
+    # -- derived properties, read by the engines --
+    @property
+    def scales(self) -> bool:
+        """The normaliser divides by a standard deviation: the layer's output length is fixed."""
+        return self.normaliser in SCALING_NORMALISERS
+
+    @property
+    def batch_coupled(self) -> bool:
+        return self.normaliser in BATCH_NORMALISERS
+
+    @property
+    def has_bias(self) -> bool:
+        """Layers carry a bias unless a normaliser (with its own shift) follows them."""
+        return self.normaliser is None
+
+    @property
+    def network_extras(self) -> tuple[str, ...]:
+        """Network-level parts (they need logits or residual branches)."""
+        extras = []
+        if self.last_bn:
+            extras.append("last BN")
+        if self.residual_scalar is not None:
+            extras.append("residual scalar")
+        if self.fixup:
+            extras.append("Fixup")
+        return tuple(extras)
+
+    def dense_theory_gap(self) -> str | None:
+        """Why a fully connected block of this scheme has no infinite-width kernel here, or
+        ``None`` when it has one (the analytic core, NTK and dense Monte-Carlo need one)."""
+        if self.network_extras:
+            layers = self.layer_scheme()
+            hint = f" (use --norm {layers.name})" if layers is not None else ""
+            return (f"{self.name} adds {' and '.join(self.network_extras)} to the network; the "
+                    f"per-layer kernel theory covers its layers only{hint}")
+        if self.weights == "czm":
+            return ("zero-mean filters act on spatial slices, which a dense layer does not have "
+                    "(use the conv engines: kernelnorm power, or train)")
+        if self.normaliser == "instance":
+            return "instance norm needs spatial positions, which a dense layer does not have"
+        return None
+
+    def layer_scheme(self) -> "Scheme | None":
+        """The registered scheme with this one's layers and no network-level extras
+        (MimicNorm -> weight mean, last BN -> plain), or ``None``."""
+        for other in SCHEMES.values():
+            if not other.network_extras and (other.weights, other.normaliser, other.proxy) == \
+                    (self.weights, self.normaliser, self.proxy):
+                return other
+        return None
+
+    def conv_net_gap(self) -> str | None:
+        """Why the random conv nets of Proxy Norm Definition 1 cannot run this scheme."""
+        if self.network_extras:
+            layers = self.layer_scheme()
+            hint = f" (use --norm {layers.name})" if layers is not None else ""
+            return (f"{self.name} adds {' and '.join(self.network_extras)}; a random net of "
+                    f"Proxy Norm Definition 1 has no logits and no residual branches{hint}")
+        return None
+
+    def transforms_layer(self, *, fan_in: int, first: bool, classifier: bool = False,
+                         depthwise: bool = False) -> bool:
+        """Whether a layer gets the weight transform (:class:`WeightMeanRule`)."""
+        if self.weights == "plain":
+            return False
+        return self.weight_mean_rule.applies(fan_in=fan_in, first=first, classifier=classifier,
+                                             depthwise=depthwise)
+
+    def replace(self, **changes) -> "Scheme":
+        """A copy with fields replaced; ``None`` values mean "keep" (CLI defaults pass
+        through) except for fields whose ``None`` is meaningful, which take the string
+        ``"none"``."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise KernelnormInputError(f"--{unknown[0].replace('_', '-')}",
+                                       f"is not an option of a scheme")
+        for key in ("zmg", "luma"):
+            if changes.get(key) == "none":
+                changes[key] = None
+        return dataclasses.replace(self, **changes) if changes else self
+
+
+def _check_choice(argument, what, value, choices):
+    if value not in choices:
+        shown = ", ".join("none" if c is None else c for c in choices)
+        raise KernelnormInputError(argument, f"unknown {what} {value!r} (choose from {shown})")
+
+
+def _check_number(argument, value, *, low=None, high=None, integer=False, open_low=False,
+                  open_high=False):
+    import math
+
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and integer:
+        ok = float(value).is_integer()
+    if ok and low is not None:
+        ok = value > low if open_low else value >= low
+    if ok and high is not None:
+        ok = value < high if open_high else value <= high
+    if not ok:
+        bounds = []
+        if low is not None:
+            bounds.append(f"{'>' if open_low else '>='} {low}")
+        if high is not None:
+            bounds.append(f"{'<' if open_high else '<='} {high}")
+        kind = "an integer" if integer else "a number"
+        raise KernelnormInputError(argument, f"must be {kind} {' and '.join(bounds)}, got {value!r}")
+
+
+_MIMICNORM = "Fei et al., MimicNorm (AAAI 2021)"
+_MSR = "Ruff, Beck, Bach, Mean Shift Rejection (arXiv 1911.13173)"
+_PN = "Labatie et al., Proxy Normalization (NeurIPS 2021)"
+
+#: The registry: canonical name -> scheme. Order is the display order of tables and ``--help``.
+SCHEMES: dict[str, Scheme] = {s.name: s for s in (
+    Scheme("plain", "plain", "no normalisation (NoNorm): plain layers, He-type stable init",
+           aliases=("none", "nonorm", "no-norm")),
+    Scheme("weight-mean", "weight mean", "weight mean W - mean_fan_in(W) with the Theorem 3 init",
+           f"{_MIMICNORM}, §3, Eq. 10, Theorem 3", weights="mean",
+           aliases=("wm", "weight_mean", "weightmean")),
+    Scheme("ws", "WS", "scaled weight standardisation, no activation normaliser "
+           "(Qiao et al. 2019; gain of Brock et al. 2021)", "Qiao et al. 2019; Brock et al. 2021",
+           weights="standardise", aliases=("weight-standardisation", "sws")),
+    Scheme("bn", "BN", "batch norm after every weight layer", "Ioffe & Szegedy 2015; "
+           f"{_MIMICNORM}, Eq. 9, Theorem 2", normaliser="batch",
+           aliases=("batch", "batch-norm", "batchnorm")),
+    Scheme("mean-bn", "mean-only BN", "mean-only batch norm: subtract the batch mean, no "
+           "division (Salimans & Kingma 2016)", "Salimans & Kingma 2016, §3.2",
+           normaliser="batch-centre", aliases=("mean-only-bn", "mbn")),
+    Scheme("ln", "LN", "layer norm after every weight layer", f"Ba et al. 2016; {_PN}",
+           normaliser="layer", aliases=("layer", "layer-norm", "layernorm")),
+    Scheme("gn", "GN", "group norm after every weight layer", f"Wu & He 2018; {_PN}",
+           normaliser="group", aliases=("group", "group-norm", "groupnorm")),
+    Scheme("in", "IN", "instance norm after every weight layer", f"Ulyanov et al. 2016; {_PN}",
+           normaliser="instance", aliases=("instance", "instance-norm", "instancenorm")),
+    Scheme("ln+pn", "LN+PN", "layer norm + proxy-normalised activations", f"{_PN}, Eq. 7",
+           normaliser="layer", proxy=True, aliases=("ln-pn", "lnpn")),
+    Scheme("gn+pn", "GN+PN", "group norm + proxy-normalised activations", f"{_PN}, Eq. 7",
+           normaliser="group", proxy=True, aliases=("gn-pn", "gnpn")),
+    Scheme("ln+ws", "LN+WS", "layer norm + weight standardisation", f"{_PN}, Figure 2",
+           weights="standardise", normaliser="layer", aliases=("ln-ws", "lnws")),
+    Scheme("czmig", "CZMIG", "zero-mean filters W = e^g V (CZMI), CZMG gradients, LUMA, "
+           "multiplicative noise", f"{_MSR}, §3-4", weights="czm", zmg=0.85, luma=5e-4,
+           noise=0.1, aliases=("czm", "czmi", "msr", "mean-shift-rejection")),
+    Scheme("last-bn", "last BN", "plain layers + one BN without affine on the logits",
+           f"{_MIMICNORM}, §4", last_bn=True, aliases=("lastbn",)),
+    Scheme("mimicnorm", "MimicNorm", "weight mean + last BN + residual-branch scalar 1/sqrt(l)",
+           f"{_MIMICNORM}, §4", weights="mean", last_bn=True, residual_scalar="paper",
+           aliases=("mimic",)),
+    Scheme("skipinit", "SkipInit", "plain layers + residual-branch scalar initialised to 0",
+           "De & Smith 2020", residual_scalar="zero"),
+)}
+
+_ALIASES = {alias: s.name for s in SCHEMES.values() for alias in (s.name, *s.aliases)}
+
+
+def scheme_names(*, engine: str | None = None) -> tuple[str, ...]:
+    """Canonical names, optionally only those an engine takes (``"dense"``: analytic core, NTK,
+    dense Monte-Carlo; ``"conv"``: random conv nets; ``"train"``: every scheme)."""
+    if engine in (None, "train"):
+        return tuple(SCHEMES)
+    gap = {"dense": Scheme.dense_theory_gap, "conv": Scheme.conv_net_gap}[engine]
+    return tuple(name for name, s in SCHEMES.items() if gap(s) is None)
+
+
+def norm_help(*, engine: str | None = None) -> str:
+    """``--norm`` help text listing the registry's names for an engine (see :func:`scheme_names`)."""
+    return "one of " + ", ".join(scheme_names(engine=engine))
+
+
+def get_scheme(norm: "str | Scheme", *, argument: str = "--norm", **overrides) -> Scheme:
+    """The registered scheme called ``norm`` (any alias, any case), with ``overrides``.
+
+    ``overrides`` replace fields (``None`` values are ignored so that CLI defaults pass through),
+    e.g. ``get_scheme("gn", groups=4)`` or ``get_scheme("czmig", zmg=1.0)``.
+    """
+    if isinstance(norm, Scheme):
+        scheme = norm
+    else:
+        if not isinstance(norm, str):
+            raise KernelnormInputError(argument, f"expected a scheme name, got {norm!r}")
+        key = _ALIASES.get(norm.strip().lower())
+        if key is None:
+            raise KernelnormInputError(
+                argument, f"unknown scheme {norm!r} (choose from {', '.join(SCHEMES)})")
+        scheme = SCHEMES[key]
+    return scheme.replace(**overrides)
+
+
+def require_engine(scheme: Scheme, engine: str, *, argument: str = "--norm") -> Scheme:
+    """``scheme`` if ``engine`` (``"dense"`` or ``"conv"``) can run it, else a one-line error
+    naming ``argument`` and the reason."""
+    gap = scheme.dense_theory_gap() if engine == "dense" else scheme.conv_net_gap()
+    if gap is not None:
+        what = "has no infinite-width dense kernel" if engine == "dense" else \
+            "cannot run in the random conv nets"
+        raise KernelnormInputError(argument, f"{scheme.name} {what}: {gap}")
+    return scheme
