@@ -28,8 +28,8 @@ os.environ.setdefault("JAX_ENABLE_X64", "1")
 import numpy as np  # noqa: E402
 
 from kernelnorm.io import run_script, write_json  # noqa: E402
-from kernelnorm._schemes import BatchNorm, Plain, WeightMean  # noqa: E402
-from kernelnorm._transition import correlation_map_slope, with_stable_init  # noqa: E402
+from kernelnorm import BatchNorm, Plain, WeightMean  # noqa: E402
+from kernelnorm import correlation_map_slope, with_stable_init  # noqa: E402
 from kernelnorm.data import load_digits, normalise_rows  # noqa: E402
 from kernelnorm.montecarlo import data_pairs, sample_statistics  # noqa: E402
 

@@ -24,7 +24,7 @@ SCHEMES = {
     "plain (critical)": Plain(),
     "plain (ordered)": with_stable_init(Plain(sigma_b2=0.2)),
     "weight mean": with_stable_init(WeightMean()),
-    "batch norm": BatchNorm(),
+    "BN": BatchNorm(),
 }
 
 

@@ -1,4 +1,4 @@
-"""Evidence for THEORY §8 erratum 1: Lemma 1's factor is (n_i-1)/n_i, not (n_o-1)/n_o.
+"""Evidence for docs/errata.md, erratum 1: Lemma 1's factor is (n_i-1)/n_i, not (n_o-1)/n_o.
 
 Writes ``results/lemma1_erratum.json`` and prints, for several ``n_i != n_o`` and correlations,
 the Monte-Carlo width factor with its 95% CI and the z-scores of both published forms.

@@ -25,8 +25,8 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from kernelnorm.io import read_json, run_script, write_json  # noqa: E402
-from kernelnorm._schemes import BatchNorm, Plain, WeightMean  # noqa: E402
-from kernelnorm._transition import with_stable_init  # noqa: E402
+from kernelnorm import BatchNorm, Plain, WeightMean  # noqa: E402
+from kernelnorm import with_stable_init  # noqa: E402
 from kernelnorm.data import load_digits, normalise_rows  # noqa: E402
 from kernelnorm.montecarlo import (  # noqa: E402
     empirical_ntk,

@@ -22,8 +22,8 @@ os.environ.setdefault("JAX_ENABLE_X64", "1")
 import numpy as np  # noqa: E402
 
 from kernelnorm.io import run_script, write_json  # noqa: E402
-from kernelnorm._schemes import BatchNorm, MiniBatchNorm  # noqa: E402
-from kernelnorm._transition import correlation_map  # noqa: E402
+from kernelnorm import BatchNorm, MiniBatchNorm  # noqa: E402
+from kernelnorm import correlation_map  # noqa: E402
 from kernelnorm.montecarlo import (  # noqa: E402
     independent_pairs,
     mean_ci,

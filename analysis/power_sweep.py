@@ -16,9 +16,9 @@ import time
 
 import numpy as np
 
+from kernelnorm import scheme_names
 from kernelnorm.io import run_script, write_json
 from kernelnorm.power import (
-    SCHEMES,
     log_rate,
     make_inputs,
     power_profile,
@@ -28,7 +28,7 @@ from kernelnorm.power import (
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--norms", nargs="+", default=list(SCHEMES))
+    parser.add_argument("--norms", nargs="+", default=list(scheme_names(engine="conv")))
     parser.add_argument("--depth", type=int, default=50)
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--realisations", type=int, default=5)
@@ -48,8 +48,6 @@ def main(argv=None) -> int:
                                 realisations=args.realisations, inputs=inputs,
                                 groups=args.groups, seed=args.seed)
         payload = profile.as_dict()
-        if profile.config.scheme.norm == "group":
-            payload["label"] = f"{payload['label']}({args.groups})"
         profiles.append(payload)
         last = profile.shares[:, -1, 0]
         low, high = np.quantile(last, [0.1, 0.9])

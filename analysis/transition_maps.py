@@ -11,15 +11,20 @@ import argparse
 
 import numpy as np
 
-from kernelnorm import correlation_map, correlation_map_slope, summarise
-from kernelnorm._compare import comparison_schemes
+from kernelnorm import comparison_schemes, correlation_map, correlation_map_slope, summarise
 from kernelnorm.io import run_script, write_json
 
 
-def transition_maps(activation: str = "relu", grid: int = 401) -> dict:
+#: The rows of ``kernelnorm compare`` that MimicNorm Figure 4 draws.
+FIGURE4 = ("plain (critical)", "plain (ordered)", "weight mean", "BN")
+
+
+def transition_maps(activation: str = "relu", grid: int = 401, rows=FIGURE4) -> dict:
     rhos = np.linspace(-1.0, 1.0, grid)
     schemes = {}
     for label, scheme in comparison_schemes(activation):
+        if label not in rows:
+            continue
         summary = summarise(scheme)
         schemes[label] = {
             "T": correlation_map(scheme, rhos).tolist(),

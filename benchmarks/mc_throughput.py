@@ -26,8 +26,8 @@ jax.config.update("jax_threefry_partitionable", False)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kernelnorm._schemes import Plain, WeightMean  # noqa: E402
-from kernelnorm._transition import with_stable_init  # noqa: E402
+from kernelnorm import Plain, WeightMean  # noqa: E402
+from kernelnorm import with_stable_init  # noqa: E402
 from kernelnorm.montecarlo import anchored_pairs, sample_statistics  # noqa: E402
 
 

@@ -18,22 +18,23 @@ PAPER = {"resnet18": {"bn": 4447, "mimicnorm": 4157}, "vgg16": {"bn": 3745, "mim
 
 
 def main() -> None:
-    from kernelnorm.cli._common import format_table
-    from kernelnorm.cli._train import memory_rows
-    from kernelnorm.nn import SCHEME_NAMES
+    from kernelnorm import scheme_names
+    from kernelnorm.io import format_table
+    from kernelnorm.train import memory_table
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="resnet18,vgg16")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--norms", default="all")
     args = parser.parse_args()
-    norms = list(SCHEME_NAMES) if args.norms == "all" else args.norms.split(",")
+    norms = list(scheme_names()) if args.norms == "all" else args.norms.split(",")
     for model in args.models.split(","):
-        rows = memory_rows(model, norms, batch=args.batch, n_classes=100)
+        rows = memory_table(model, norms, batch=args.batch, n_classes=100)
         print(f"\n{model}, batch {args.batch}, 32x32x3, 100 classes, float32")
-        print(format_table(rows, ["scheme", "peak_MiB", "temp_MiB", "params", "/none", "/bn"], digits=5))
+        print(format_table(rows, ["scheme", "peak_MiB", "temp_MiB", "params", "/plain", "/bn"], digits=5))
         peak = {r["scheme"]: r["peak"] for r in rows}
-        if {"none", "bn", "mimicnorm"} <= set(peak):
+        peak["none"] = peak.get("plain")
+        if {"plain", "bn", "mimicnorm"} <= set(peak):
             paper = PAPER.get(model, {})
             ratio_bn = peak["mimicnorm"] / peak["bn"]
             ratio_none = peak["mimicnorm"] / peak["none"]

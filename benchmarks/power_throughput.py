@@ -38,7 +38,7 @@ def conv_side_by_side(width: int, resolution: int, n_inputs: int) -> None:
     import jax
     import jax.numpy as jnp
 
-    from kernelnorm.power._nets import conv_periodic
+    from kernelnorm.power import conv_periodic
 
     x = jax.random.normal(jax.random.PRNGKey(0), (n_inputs, resolution, resolution, width))
     w = jax.random.normal(jax.random.PRNGKey(1), (3, 3, width, width)) / np.sqrt(9 * width)
@@ -60,12 +60,12 @@ def conv_side_by_side(width: int, resolution: int, n_inputs: int) -> None:
 def per_layer_cost(norm: str, width: int, resolution: int, n_inputs: int) -> float:
     import jax
 
-    from kernelnorm.power import NetConfig, make_inputs, resolve_power_scheme, run_realisation
+    from kernelnorm.power import NetConfig, make_inputs, power_scheme, run_realisation
 
     inputs = make_inputs("digits", n_inputs, resolution)
     times = {}
     for depth in (2, 4):
-        config = NetConfig(resolve_power_scheme(norm), depth=depth, width=width)
+        config = NetConfig(power_scheme(norm), depth=depth, width=width)
         run_realisation(config, inputs, jax.random.PRNGKey(0))  # compile
         start = time.perf_counter()
         run_realisation(config, inputs, jax.random.PRNGKey(1))

@@ -19,7 +19,7 @@ def draw(data: dict, out: str) -> None:
     fig, ax = plt.subplots(figsize=(5.2, 4.6))
     rho = data["rho"]
     ax.plot(rho, rho, color="0.6", lw=0.8, ls=":", label="identity")
-    styles = {"plain (critical)": "-", "plain (ordered)": "--", "weight mean": "-", "batch norm": (0, (4, 3))}
+    styles = {"plain (critical)": "-", "plain (ordered)": "--", "weight mean": "-", "BN": (0, (4, 3))}
     for size, (label, scheme) in zip((13, 10, 7, 4), data["schemes"].items()):
         line, = ax.plot(rho, scheme["T"], ls=styles.get(label, "-"), lw=1.6,
                         label=f"{label}: chi_1 = {scheme['chi_1']:.3f}")

@@ -216,8 +216,8 @@ class Activation:
     def centred_dual(self, q1, q2, c) -> Array:
         """``E[phi(u) phi(v)] - E[phi(u)] E[phi(v)]``: the kernel of a unit-centred layer input.
 
-        This is the wide-width kernel behind weight mean (THEORY §3) and the idealised batch
-        norm (THEORY §4); ReLU at unit variance gives ``phi_hat(rho) - phi_hat(0)``.
+        This is the wide-width kernel behind weight mean (docs/theory.md §2) and the idealised batch
+        norm (docs/theory.md §2); ReLU at unit variance gives ``phi_hat(rho) - phi_hat(0)``.
         """
         return self.dual(q1, q2, c) - self.mean(q1) * self.mean(q2)
 

@@ -12,7 +12,7 @@ def weight_mean(weights, fan_in_axes: tuple[int, ...] | None = None):
 
     The mean is over the fan-in of every output unit. Layouts follow JAX: a dense kernel is
     ``(fan_in, fan_out)`` and a convolution kernel is ``(kh, kw, in, out)`` (HWIO), so by default
-    every axis but the last is fan-in. Key identity (THEORY §3), tested on random matrices:
+    every axis but the last is fan-in. Key identity (docs/theory.md §2), tested on random matrices:
     ``x @ weight_mean(W) == centre_units(x) @ W``.
     """
     if fan_in_axes is None:
@@ -56,7 +56,7 @@ def unit_filters(weights):
 
 
 def zero_mean_filters(raw):
-    """Channel-wise zero-mean init, CZMI (Mean Shift Rejection §3, THEORY §6).
+    """Channel-wise zero-mean init, CZMI (Mean Shift Rejection §3, docs/theory.md §2).
 
     ``raw`` is an HWIO kernel drawn from ``U(-1, 1)``. The spatial mean of every ``(in, out)``
     slice is subtracted, then each filter (one output channel, over ``kh x kw x in``) is divided

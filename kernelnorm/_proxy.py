@@ -1,4 +1,4 @@
-"""Proxy-normalised activation (Proxy Normalization, Labatie et al. 2021, Eq. 7; THEORY §7).
+"""Proxy-normalised activation (Proxy Normalization, Labatie et al. 2021, Eq. 7; docs/theory.md §6).
 
 Array-agnostic: the same code runs on numpy arrays (analytic tests, float64) and on JAX arrays
 under ``jit`` (random nets in ``kernelnorm.power``, trainable LN+PN / GN+PN layers). Only numpy

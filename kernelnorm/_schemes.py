@@ -285,31 +285,29 @@ def input_kernel(block: DenseBlock, k0):
 def init_sigma_w2(scheme: Scheme, activation, *, fan_in: int, first: bool,
                   transformed: bool | None = None) -> float:
     """``sigma_w^2`` of a layer's ``N(0, sigma_w^2 / fan_in)`` weights, for every engine (the
-    random conv nets, the trainable nets): the stable init ``q* = 1`` of the layer as it is.
+    random conv nets, the trainable nets): the stable init ``q* = 1`` (:func:`stable_init`) of
+    the layer's dense block, for the network's activation.
 
-    * the first layer and untransformed layers: the plain block's stable init for ``phi``
-      (ReLU: He, 2; tanh: ``1 / E[tanh(z)^2]``);
-    * weight-mean layers: MimicNorm Theorem 3 at this fan-in (ReLU: ``2n/((n-1)(1-1/pi))``);
-      WS layers: ``1 / Var phi(z)`` (ReLU: ``2/(1 - 1/pi)``, the gain of Brock et al. 2021);
-      mean-only BN: the same; scale-fixing normalisers: the plain value (the scale drops out);
-    * ``init="he"``: the plain value for every layer.
+    * the first layer (it reads data), layers followed by a scale-fixing normaliser (the scale
+      drops out) and ``init="he"``: the plain block's value (ReLU: He's 2; tanh:
+      ``1 / E[tanh(z)^2]``);
+    * other layers: their own block, with the weight transform where the registry's rule
+      applies it (weight mean: MimicNorm Theorem 3 at this fan-in, ReLU ``2n/((n-1)(1-1/pi))``;
+      WS: ``1 / Var phi(z)``, ReLU ``2/(1 - 1/pi)``, the gain of Brock et al. 2021) and its
+      centring normaliser (mean-only BN: ``1 / Var phi(z)``). CZM layers set their own scale
+      through ``e^g`` and take the plain value here.
 
     ``transformed`` overrides the registry rule's verdict for the layer (default: apply it).
     """
-    activation = get_activation(activation)
-    if transformed is None:
-        transformed = scheme.transforms_layer(fan_in=fan_in, first=first)
     from kernelnorm._transition import stable_init
 
     plain = stable_init(DenseBlock("plain", activation, sigma_w2=1.0))
-    if scheme.init == "he" or scheme.scales:
+    if scheme.init == "he" or scheme.scales or first:
         return plain
-    weights = scheme.weights if transformed else "plain"
-    if weights == "czm":
-        weights = "plain"  # the e^g reparameterisation sets its own scale
-    centring = scheme.normaliser if scheme.normaliser == "batch-centre" else None
-    if weights == "plain" and centring is None:
-        return plain
-    layer = replace(get_scheme("plain"), weights=weights, normaliser=centring)
-    return stable_init(DenseBlock(layer, activation, sigma_w2=1.0,
-                                  width=fan_in if weights == "mean" else math.inf))
+    if transformed is None:
+        transformed = scheme.transforms_layer(fan_in=fan_in, first=first)
+    weights = scheme.weights if transformed and scheme.weights != "czm" else "plain"
+    layer = replace(scheme, weights=weights, proxy=False, last_bn=False, residual_scalar=None,
+                    fixup=False)
+    width = fan_in if weights == "mean" else math.inf
+    return stable_init(DenseBlock(layer, activation, sigma_w2=1.0, width=width))

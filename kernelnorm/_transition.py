@@ -1,4 +1,4 @@
-"""Transition operators of deep networks at infinite width (THEORY §2-4).
+"""Transition operators of deep networks at infinite width (docs/theory.md).
 
 Every function takes a scheme (:mod:`kernelnorm._schemes`) and reads only its ``kernel_map``
 and ``derivative_kernel``, so plain, weight-mean and batch-norm networks, with any activation,
@@ -146,7 +146,7 @@ def correlation_map(scheme, rho, *, q: float | None = None):
 
     Plain ReLU at stable init: ``sigma_w2 phi_hat(rho) + sigma_b2`` (MimicNorm Eq. 3); weight
     mean at its Theorem-3 init: ``T_bar(rho) = (phi_hat(rho) - phi_hat(0)) / (phi_hat(1) -
-    phi_hat(0))``; idealised batch norm: the same ``T_bar`` (Theorem 2, THEORY §4).
+    phi_hat(0))``; idealised batch norm: the same ``T_bar`` (Theorem 2, docs/theory.md §2).
     """
     rho = check_correlation("--rho", rho)
     if q is None:
@@ -167,7 +167,7 @@ def correlation_map_slope(scheme, rho, *, q: float | None = None):
 
 def chi_1(scheme) -> float:
     """``chi_1 = T_dot(q*, q*, q*) = sigma_w2 E[phi'(u)^2]``: the per-layer growth of squared
-    gradients and the slope of the correlation map at ``rho = 1`` (THEORY §2).
+    gradients and the slope of the correlation map at ``rho = 1`` (docs/theory.md §3).
 
     Plain ReLU: ``sigma_w2 / 2`` (Proposition 1); weight mean at its stable init and batch norm:
     ``1 / (2 (phi_hat(1) - phi_hat(0))) = pi / (pi - 1)`` (Theorems 2 and 3).
@@ -255,7 +255,7 @@ def stable_init(scheme) -> float:
     activation, ``sigma_b2`` and width; the scheme's own ``sigma_w2`` is ignored.
 
     The length map is affine in ``sigma_w2``, ``q'(1) = sigma_w2 kappa + sigma_b2``, so
-    ``sigma_w2 = (1 - sigma_b2) / kappa``. Plain ReLU: ``2 (1 - sigma_b2)`` (THEORY §2); weight
+    ``sigma_w2 = (1 - sigma_b2) / kappa``. Plain ReLU: ``2 (1 - sigma_b2)`` (docs/theory.md §3); weight
     mean with ``sigma_b = 0``: ``2 n / ((n - 1)(1 - 1/pi))`` (MimicNorm Theorem 3). A batch
     normaliser removes the bias (``sigma_b2`` drops out). Schemes whose normaliser fixes the
     length (BN, LN, GN) have no ``sigma_w2`` to solve for: a one-line error says so.

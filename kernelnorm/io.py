@@ -110,3 +110,29 @@ def figure_main(draw, description: str, *, data: str, out: str, argv=None) -> in
     draw(read_json(args.data), args.out)
     print(f"wrote {args.out}")
     return 0
+
+
+def format_number(value, digits: int = 6) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "-"
+    import math
+
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    if isinstance(value, (int,)) and not isinstance(value, bool):
+        return str(value)
+    return f"{value:.{digits}g}"
+
+
+def format_table(rows: list[dict], columns: list[str], *, digits: int = 6) -> str:
+    """Left-aligned text table; numbers with ``digits`` significant digits."""
+    cells = [[format_number(row.get(col), digits) for col in columns] for row in rows]
+    widths = [max(len(col), *(len(r[i]) for r in cells)) for i, col in enumerate(columns)]
+    line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()  # noqa: E731
+    out = [line(columns), line(["-" * w for w in widths])]
+    out += [line(r) for r in cells]
+    return "\n".join(out)

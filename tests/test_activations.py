@@ -1,4 +1,4 @@
-"""Dual activations (THEORY §1): closed forms, quadrature accuracy and rates, Monte-Carlo."""
+"""Dual activations (docs/theory.md §1): closed forms, quadrature accuracy and rates, Monte-Carlo."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Finite ops shared by every path: the weight-mean identity and standardisation (THEORY §3, §6)."""
+"""Finite ops shared by every path: the weight-mean identity and standardisation (docs/theory.md §2, §6)."""
 
 import numpy as np
 import pytest
@@ -47,7 +47,7 @@ def test_zero_mean_filters_have_zero_spatial_means_and_unit_norm():
 
 
 def test_zero_mean_filter_ignores_per_channel_constant_with_circular_padding():
-    """THEORY §6 exact property: invariance to adding a per-channel constant to the input."""
+    """docs/theory.md §2 exact property: invariance to adding a per-channel constant to the input."""
     rng = np.random.default_rng(3)
     filters = zero_mean_filters(rng.uniform(-1, 1, (3, 3, 2, 3)))
     x = rng.standard_normal((8, 8, 2))

@@ -20,7 +20,7 @@ def relu_moments(gamma, beta):
 
 
 def test_proxy_moments_at_the_reference_point():
-    """THEORY §7: ReLU, beta = 0, gamma = 1: E = 1/sqrt(2 pi), Var = 1/2 - 1/(2 pi)."""
+    """docs/theory.md §6: ReLU, beta = 0, gamma = 1: E = 1/sqrt(2 pi), Var = 1/2 - 1/(2 pi)."""
     mean, var = proxy_moments(np.ones(1), np.zeros(1), n_quantiles=20_000)
     # quantile-rule error ~ 1/n (next test), 20000 quantiles: well below 1e-4
     assert abs(mean[0] - 0.398942280401) < 1e-4

@@ -139,7 +139,7 @@ def test_layer_norm_share_grows_while_bn_and_proxy_norm_stay_bounded(relu_profil
 
 
 def test_weight_mean_bounds_the_channel_mean_share(relu_profiles):
-    """New: weight mean removes the across-channel common mean of every layer input (THEORY §3)
+    """New: weight mean removes the across-channel common mean of every layer input (docs/theory.md §2)
     but not the per-channel means that beta injects. Linearising the activation step at the
     defaults, the mean share contracts by ~0.73 per layer towards a fixed point below 0.2
     (derivation in docs/power.md), far below LN's collapse."""

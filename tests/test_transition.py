@@ -1,4 +1,4 @@
-"""Transition operators: Proposition 1, Theorems 2 and 3, fixed points, depth scales (THEORY §2-4).
+"""Transition operators: Proposition 1, Theorems 2 and 3, fixed points, depth scales (docs/theory.md).
 
 Expected values are derived in closed form here, independently of the library's code path.
 """
@@ -110,7 +110,7 @@ def test_theorem2_bn_chi1_limit():
 
 
 def test_bn_operator_equals_weight_mean_operator():
-    """T_BN = T_bar (THEORY §4), for ReLU and for a smooth activation."""
+    """T_BN = T_bar (docs/theory.md §2), for ReLU and for a smooth activation."""
     for activation in ("relu", "tanh"):
         bn, wm = BatchNorm(activation), with_stable_init(WeightMean(activation))
         np.testing.assert_allclose(correlation_map(bn, RHO), correlation_map(wm, RHO), atol=1e-12)

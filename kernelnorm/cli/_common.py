@@ -6,7 +6,7 @@ import argparse
 import math
 import sys
 
-from kernelnorm.io import dumps
+from kernelnorm.io import dumps, format_number, format_table  # noqa: F401 (re-exported)
 
 
 def finite_float(text: str) -> float:
@@ -160,30 +160,6 @@ def describe_scheme(block) -> str:
     extra = f", width={format_number(block.width)}" if block.scheme.weights == "mean" else ""
     return (f"{block.name}, {block.activation.name}, sigma_w2={block.sigma_w2:.6g}, "
             f"sigma_b2={block.sigma_b2:.6g}{extra}")
-
-
-def format_number(value, digits: int = 6) -> str:
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return "-"
-    if isinstance(value, float) and math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if isinstance(value, float) and math.isnan(value):
-        return "nan"
-    if isinstance(value, (int,)) and not isinstance(value, bool):
-        return str(value)
-    return f"{value:.{digits}g}"
-
-
-def format_table(rows: list[dict], columns: list[str], *, digits: int = 6) -> str:
-    """Left-aligned text table; numbers with ``digits`` significant digits."""
-    cells = [[format_number(row.get(col), digits) for col in columns] for row in rows]
-    widths = [max(len(col), *(len(r[i]) for r in cells)) for i, col in enumerate(columns)]
-    line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()  # noqa: E731
-    out = [line(columns), line(["-" * w for w in widths])]
-    out += [line(r) for r in cells]
-    return "\n".join(out)
 
 
 def emit(args, payload, text: str) -> None:

@@ -1,4 +1,4 @@
-"""``kernelnorm power``: power decomposition of random conv nets (Proxy Norm §3-5, THEORY §7).
+"""``kernelnorm power``: power decomposition of random conv nets (Proxy Norm §3-5, docs/theory.md §6).
 
 JAX and matplotlib are imported inside the handler only.
 """

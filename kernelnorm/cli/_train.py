@@ -26,6 +26,9 @@ def _add_model_arguments(parser, *, norm: bool = True) -> None:
     parser.add_argument("--model", default="resnet20", help=f"{MODELS} (default: %(default)s)")
     if norm:
         add_norm_argument(parser, default="mimicnorm")
+    parser.add_argument("--activation", default="relu",
+                        help="relu, erf, tanh, gelu, silu, identity; the init gains follow it "
+                             "(default: %(default)s)")
     parser.add_argument("--width-factor", type=positive_float, default=1.0,
                         help="scale every CNN channel count (default: %(default)s)")
     parser.add_argument("--depth", type=positive_int, default=3, help="FCNN hidden layers (default: 3)")
@@ -83,7 +86,7 @@ def _train(args):
     n_classes = int(max(data[1].max(), data[3].max() if len(data[3]) else 0)) + 1
     network = build_network(args.model, args.norm, input_shape=data[0].shape[1:], n_classes=n_classes,
                             depth=args.depth, width=args.width, width_factor=args.width_factor,
-                            **_scheme_overrides(args))
+                            activation=args.activation, **_scheme_overrides(args))
     side = data[0].shape[1]
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                          schedule=args.schedule, momentum=args.momentum, weight_decay=args.weight_decay,
@@ -113,7 +116,8 @@ def _memory(args):
         raise KernelnormInputError("--norms", "names no scheme")
     overrides = {k: v for k, v in _scheme_overrides(args).items() if v is not None}
     rows = memory_table(args.model, norms, batch=args.batch, n_classes=args.classes,
-                        width_factor=args.width_factor,
+                        width_factor=args.width_factor, depth=args.depth, width=args.width,
+                        activation=args.activation,
                         progress=lambda v: progress(v, total=len(v), desc="compile"), **overrides)
     text = (f"peak memory of one jitted SGD training step, {args.model}, batch {args.batch}, 32x32x3, "
             f"{args.classes} classes, float32 (XLA memory analysis)\n"

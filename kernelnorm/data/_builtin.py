@@ -28,7 +28,7 @@ class Dataset:
 
 def normalise_rows(x: np.ndarray) -> np.ndarray:
     """Centre each feature over the data, then scale every row to ``||x||^2 = d`` so that
-    ``K0(x, x) = x.x/d = 1`` (MimicNorm's input normalisation, THEORY notation)."""
+    ``K0(x, x) = x.x/d = 1`` (MimicNorm's input normalisation, docs/theory.md conventions)."""
     x = np.asarray(x, dtype=np.float64)
     x = x - x.mean(axis=0, keepdims=True)
     norms = np.linalg.norm(x, axis=1, keepdims=True)

@@ -1,4 +1,4 @@
-"""Monte-Carlo checks of the infinite-width theory on finite random networks (THEORY §3, §4, §8).
+"""Monte-Carlo checks of the infinite-width theory on finite random networks (docs/theory.md §2, §4, §8).
 
 Networks are built from the analytic core's scheme objects (``scheme.init``/``scheme.apply``),
 batched with ``jax.vmap`` over seeds and ``lax.scan`` over depth, from explicit keys. Estimators

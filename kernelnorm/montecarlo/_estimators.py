@@ -92,7 +92,7 @@ def log_rms_error(errors, *, axis: int = 0) -> tuple[float, float]:
 
 
 def input_gram(x) -> np.ndarray:
-    """``K0 = x x^T / n0`` (THEORY notation)."""
+    """``K0 = x x^T / n0`` (docs/theory.md conventions)."""
     x = np.asarray(x, np.float64)
     return x @ x.T / x.shape[1]
 

@@ -1,6 +1,6 @@
 """Input sets for Monte-Carlo checks: pairs of unit-length inputs with prescribed correlations.
 
-Every input ``x`` has ``||x||^2 = dim``, so ``K0(x, x) = x.x/dim = 1`` (THEORY notation) and the
+Every input ``x`` has ``||x||^2 = dim``, so ``K0(x, x) = x.x/dim = 1`` (docs/theory.md conventions) and the
 input correlation of a pair is ``x.x'/dim``. Built with numpy from an explicit seed.
 """
 
@@ -48,7 +48,7 @@ def anchored_pairs(correlations, dim: int, *, seed: int = 0) -> PairedInputs:
 def independent_pairs(correlations, dim: int, *, seed: int = 0) -> PairedInputs:
     """``2P`` inputs forming ``P`` pairs with correlations ``rho_p``, orthogonal across pairs
     (needs ``2P <= dim``): the setting of the idealised batch-norm operator, where the rest of
-    the batch is uncorrelated with a pair (THEORY §4)."""
+    the batch is uncorrelated with a pair (docs/theory.md §2)."""
     rhos = check_correlation("--rho", np.atleast_1d(np.asarray(correlations, np.float64)))
     basis = _orthonormal(2 * len(rhos), dim, seed)
     first, second = basis[0::2], basis[1::2]

@@ -49,7 +49,7 @@ def lemma1_check(n_in: int, n_out: int, rho: float, *, draws: int, seed: int = 0
     ``rho`` and a fresh ``W`` ``(n_i, n_o)``, and applies the :class:`WeightMean` scheme with
     ``sigma_w2 = n_i`` (so the ``sqrt(sigma_w2 / n_i)`` scale is 1: the lemma's unnormalised
     ``W``). The main-text prediction is that scheme's own ``kernel_map`` (width ``n_i``); the
-    supplement's is the same map with the width set to ``n_o`` (THEORY §8, erratum 1).
+    supplement's is the same map with the width set to ``n_o`` (docs/errata.md, erratum 1).
     """
     import jax
     import jax.numpy as jnp

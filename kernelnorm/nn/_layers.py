@@ -160,11 +160,10 @@ def _stat_axes(h):
     return tuple(range(h.ndim - 1))
 
 
-def batch_norm(ctx: Context, name: str, h, *, scale: bool = True):
-    """BN without affine: batch statistics in training (running averages updated), running
-    statistics at evaluation. Statistics over batch (and spatial) axes (``normalise_channels``);
-    ``scale=False`` is mean-only BN (centred, not divided)."""
-    kind = "batch" if scale else "batch-centre"
+def batch_norm(ctx: Context, name: str, h, *, kind: str = "batch"):
+    """A batch normaliser without affine (``kind``: ``batch``, or ``batch-centre`` for mean-only
+    BN): batch statistics in training (``normalise_channels``, running averages updated),
+    running statistics at evaluation."""
     axes = _stat_axes(h)
     if ctx.init:
         ctx.state[name] = {"mean": np.zeros(h.shape[-1], ctx.dtype), "var": np.ones(h.shape[-1], ctx.dtype)}
@@ -178,7 +177,7 @@ def batch_norm(ctx: Context, name: str, h, *, scale: bool = True):
         return normalise_channels(h, kind, eps=NORM_EPS)
     ctx.new_state[name] = running
     mean, var = (_channel_row(running[k], h.ndim) for k in ("mean", "var"))
-    return (h - mean) * jax.lax.rsqrt(var + NORM_EPS) if scale else h - mean
+    return (h - mean) * jax.lax.rsqrt(var + NORM_EPS) if kind == "batch" else h - mean
 
 
 def _normalise(ctx: Context, name: str, h):
@@ -186,7 +185,7 @@ def _normalise(ctx: Context, name: str, h):
     LN (all but batch), IN (spatial), GN (spatial x group)."""
     kind = ctx.scheme.normaliser
     if kind in ("batch", "batch-centre"):
-        return batch_norm(ctx, name, h, scale=kind == "batch")
+        return batch_norm(ctx, name, h, kind=kind)
     if kind == "instance" and h.ndim != 4:
         raise KernelnormInputError("--norm", "instance norm needs convolutional feature maps, not a dense layer")
     if kind == "group" and h.shape[-1] % ctx.scheme.groups:

@@ -113,7 +113,7 @@ def residual_scalar_init(kind: str | None, block: int, n_convs: int = 2) -> floa
 
     ``"paper"``: ``1/sqrt(l)`` (MimicNorm §4: the input of block ``l`` has accumulated variance
     ``l``); ``"code"``: ``1.2^k / l`` with ``k`` the weight-mean convolutions of the branch, as in
-    the authors' code (THEORY §8 erratum 4; ``1.2 ~ 1/sqrt(1-1/pi)``); ``"zero"``: SkipInit.
+    the authors' code (docs/errata.md, erratum 4; ``1.2 ~ 1/sqrt(1-1/pi)``); ``"zero"``: SkipInit.
     Example: ``residual_scalar_init("paper", 4) == 0.5``.
     """
     if kind is None:

@@ -2,7 +2,7 @@
 
 Weight mean centres each output unit's weights over its fan-in, ``W_bar = W - w 1^T``, which
 equals centring the layer input across units, ``W_bar phi = W (phi - mean_j phi_j 1)``
-(MimicNorm §3, THEORY §3). In the wide limit the across-unit mean is ``E[phi(u)]``, so the
+(MimicNorm §3, docs/theory.md §2). In the wide limit the across-unit mean is ``E[phi(u)]``, so the
 layer input's kernel becomes ``E[phi(u)phi(v)] - E[phi(u)]E[phi(v)]`` while
 ``E[phi'(u)phi'(v)]`` (hence the NTK factor) is unchanged. :func:`Centred` expresses exactly
 that as a stax layer around any neural-tangents activation layer, so dense *and* convolutional
@@ -68,7 +68,7 @@ def nt_activation(activation):
 def Centred(activation_layer, mean_fn, *, channel_axis: int = -1):  # noqa: N802 (stax style)
     """Wrap a stax activation layer so that its output is centred: weight mean of the next layer.
 
-    Kernel (THEORY §3, MimicNorm Lemma 1 at infinite width):
+    Kernel (docs/theory.md §2, MimicNorm Lemma 1 at infinite width):
     ``nngp' = E[phi(u)phi(v)] - mean_fn(q_u) mean_fn(q_v)``, ``cov1/cov2`` likewise, ``ntk``
     unchanged from the wrapped layer (the derivative kernel does not see the shift).
 

@@ -1,4 +1,4 @@
-"""Infinite-width NNGP/NTK kernels on data sets, condition numbers and phases (THEORY §2, §5).
+"""Infinite-width NNGP/NTK kernels on data sets, condition numbers and phases (docs/theory.md §3, §5).
 
 The recursion (MimicNorm Eq. 5-7) reads only the scheme objects of :mod:`kernelnorm._schemes`,
 so plain, weight-mean and batch-norm networks share it. Two paths: the exact recursion on the

@@ -42,7 +42,7 @@ def check_depth(depth) -> int:
 
 
 def layer_kernels(scheme, q0_1, q0_2, k0, depth: int) -> Iterator[LayerKernels]:
-    """Yield ``(K_l, Theta_l)`` for ``l = 1..depth`` (MimicNorm Eq. 5-7, THEORY §5).
+    """Yield ``(K_l, Theta_l)`` for ``l = 1..depth`` (MimicNorm Eq. 5-7, docs/theory.md §4).
 
     ``K_1 = sigma_w2 K_0 + sigma_b2`` (:meth:`kernelnorm.DenseBlock.input_kernel`), ``Theta_1 = K_1``, and
 
@@ -74,7 +74,7 @@ def layer_kernels(scheme, q0_1, q0_2, k0, depth: int) -> Iterator[LayerKernels]:
 
 
 def input_gram(x) -> np.ndarray:
-    """``K_0 = X X^T / d`` for inputs ``X`` of shape ``(m, d)`` (THEORY notation)."""
+    """``K_0 = X X^T / d`` for inputs ``X`` of shape ``(m, d)`` (docs/theory.md conventions)."""
     x = np.asarray(x, dtype=np.float64)
     return x @ x.T / x.shape[1]
 

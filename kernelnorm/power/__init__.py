@@ -1,4 +1,4 @@
-"""Power decomposition of random conv nets (Proxy Norm §3–5, THEORY §7).
+"""Power decomposition of random conv nets (Proxy Norm §3–5, docs/theory.md §6).
 
 Which normalisations avoid channel-wise collapse? Random conv nets of Proxy Norm Definition 1
 with every scheme of the registry that a random net can run (all but those with network-level
@@ -16,7 +16,7 @@ from kernelnorm.power._decomposition import (
 )
 from kernelnorm.power._inputs import SOURCES, make_inputs
 from kernelnorm.power._plot import draw_power_plot
-from kernelnorm.power._nets import NetConfig, apply_layer, init_layer, run_realisation
+from kernelnorm.power._nets import NetConfig, apply_layer, conv_periodic, init_layer, run_realisation
 from kernelnorm.power._profile import (
     COMPARE_NORMS,
     PowerProfile,
@@ -41,6 +41,7 @@ __all__ = [
     "channel_linearity",
     "check_groups",
     "collapse_shares",
+    "conv_periodic",
     "draw_power_plot",
     "init_layer",
     "label",

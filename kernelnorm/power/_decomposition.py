@@ -1,4 +1,4 @@
-"""Four-term power decomposition and the channel estimators (Proxy Norm §3, Eq. 5; THEORY §7).
+"""Four-term power decomposition and the channel estimators (Proxy Norm §3, Eq. 5; docs/theory.md §6).
 
 Array-agnostic (numpy or JAX). Activations are channel last: ``(N, *spatial, C)`` with ``N``
 inputs ``x`` and spatial positions ``alpha``; every statistic is a population statistic

@@ -1,4 +1,4 @@
-"""How the random conv nets read a registered scheme (THEORY §3, §6, §7).
+"""How the random conv nets read a registered scheme (docs/theory.md §2, §6, §7).
 
 A random net of Proxy Norm Definition 1 runs every scheme of :mod:`kernelnorm._registry` that
 has no network-level extras: its weight transform (WS, weight mean, CZM filters) on the layers

@@ -41,12 +41,14 @@ def train_step_memory(network, *, batch: int = 128, dtype=jnp.float32, seed: int
 
 
 def memory_table(model: str, norms, *, batch: int, n_classes: int, input_shape=(32, 32, 3),
-                 width_factor: float = 1.0, progress=None, **overrides) -> list[dict]:
+                 width_factor: float = 1.0, depth: int = 3, width: int = 128,
+                 activation: str = "relu", progress=None, **overrides) -> list[dict]:
     """One row per scheme (plus ``mimicnorm`` with the weight mean in the graph): peak and
     temporary MiB, parameter count, and the peak ratios to plain (NoNorm) and BN.
 
-    ``norms`` are registry names (aliases accepted); ``overrides`` replace scheme fields for
-    every scheme; ``progress`` wraps the loop over variants. Example::
+    ``norms`` are registry names (aliases accepted); ``depth``/``width`` shape the FCNN;
+    ``overrides`` replace scheme fields for every scheme; ``progress`` wraps the loop over
+    variants. Example::
 
         memory_table("resnet18", ["plain", "bn", "mimicnorm"], batch=128, n_classes=100)
     """
@@ -60,7 +62,8 @@ def memory_table(model: str, norms, *, batch: int, n_classes: int, input_shape=(
     rows = []
     for label, norm, extra in (progress(variants) if progress else variants):
         network = build_network(model, norm, input_shape=input_shape, n_classes=n_classes,
-                                width_factor=width_factor, **{**overrides, **extra})
+                                width_factor=width_factor, depth=depth, width=width,
+                                activation=activation, **{**overrides, **extra})
         m = train_step_memory(network, batch=batch)
         rows.append({"scheme": label, "peak_MiB": m["peak"] / 2**20, "temp_MiB": m["temp"] / 2**20,
                      "params": m["parameters"], "peak": m["peak"]})
