@@ -67,9 +67,24 @@ def read_json(path: str, argument: str = "--data"):
 
     try:
         with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, json.JSONDecodeError) as err:
+            return from_jsonable(json.load(handle))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise KernelnormInputError(argument, f"cannot read {path}: {err}") from None
+
+
+NON_FINITE = {"inf": float("inf"), "-inf": float("-inf"), "nan": float("nan")}
+
+
+def from_jsonable(value):
+    """The inverse of :func:`to_jsonable` for non-finite numbers: the strings ``"inf"``,
+    ``"-inf"`` and ``"nan"`` become floats again, at any depth."""
+    if isinstance(value, dict):
+        return {k: from_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_jsonable(v) for v in value]
+    if isinstance(value, str) and value in NON_FINITE:
+        return NON_FINITE[value]
+    return value
 
 
 def save_figure(fig, path: str, *, dpi: int = 150) -> None:

@@ -117,12 +117,14 @@ def Centred(activation_layer, mean_fn, *, channel_axis: int = -1):  # noqa: N802
 
 def _block_layers(scheme):
     """``(activation layer, W_std of the dense/conv layers after the first)`` for a scheme."""
-    name = getattr(scheme, "name", None)
-    if name not in ("plain", "weight-mean"):
-        raise KernelnormInputError("--norm", f"the neural-tangents adapter covers plain and "
-                                   f"weight-mean networks, got {name!r}")
+    parts = getattr(scheme, "scheme", None)
+    if parts is None or parts.weights not in ("plain", "mean") or parts.normaliser is not None \
+            or parts.proxy:
+        raise KernelnormInputError("--norm", "the neural-tangents adapter covers blocks with "
+                                   "plain or weight-mean weights and no normaliser, got "
+                                   f"{getattr(scheme, 'name', scheme)!r}")
     activation = nt_activation(scheme.activation)
-    if name == "plain":
+    if parts.weights == "plain":
         return activation, math.sqrt(scheme.sigma_w2)
     centred = Centred(activation, activation_mean_fn(scheme.activation))
     # Lemma 1's (n_i - 1)/n_i multiplies the layer-input kernel: fold it into W_std^2.
