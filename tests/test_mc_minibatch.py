@@ -5,12 +5,14 @@ layers 3..L (limit ``chi_1(B)``) and the ``backprop`` ratios below the top step 
 (limit ``lambda(B)``), on orthogonal inputs whose mini-batches sit at the fixed point.
 
 Tolerances: ``4`` standard errors over independent seeds, plus the declared finite-width bias.
-The bias is ``O(1/n)``: the BN input's sample covariance over ``n`` units spreads its
-eigenvalues, which raises ``E[1/||G z||^2]`` by ``2 (k - 1)/((k + 2) n)`` (relative, ``k = B - 1``;
-second-order expansion of ``int det(I + 2 s C)^(-1/2) ds``); other terms of the same order
-enter, so the allowance is ``4/n`` relative (measured: ``<= 3.1/n`` for every case here, and
-the rate by regression in ``test_finite_width_bias_is_order_one_over_width``). At ``B = 4`` the
-per-unit factor ``1/chi^2_3`` has infinite variance and :func:`heavy_tail_tolerance` applies.
+The bias is ``O(1/n)`` with several terms of that order: the BN input's sample covariance over
+``n`` units spreads its eigenvalues, which raises ``E[1/||G z||^2]`` by ``2 (k - 1)/((k + 2) n)``
+(relative; identity activation, ``k = B - 1``; second order in ``int det(I + 2sC)^(-1/2) ds``),
+and the weights shared by the forward and backward pass lower it by ``2/n``
+(``E[||W_j||^2/||y_j||^2]`` is ``(n - 2)/n`` of its gradient-independence value). The allowance is ``5/n`` relative; measured:
+``<= 3.5/n`` (identity at ``B = 32``, the largest), and the rate ``-0.97 +- 0.05`` by regression
+in ``test_finite_width_bias_is_order_one_over_width``. At ``B = 4`` the per-unit factor
+``1/chi^2_3`` has infinite variance and :func:`heavy_tail_tolerance` applies.
 """
 
 import math
@@ -30,7 +32,7 @@ from kernelnorm.montecarlo import (
 )
 
 WIDTH, DEPTH, SEEDS, INPUTS = 512, 6, 8, 128
-BIAS = 4.0  # relative finite-width bias allowance, times 1/width
+BIAS = 5.0  # relative finite-width bias allowance, times 1/width (measured: <= 3.5)
 LIMIT = {"relu": math.pi / (math.pi - 1.0)}
 
 
@@ -125,7 +127,7 @@ def test_tanh_pairs_settle_at_the_fixed_point():
 @pytest.mark.slow
 def test_finite_width_bias_is_order_one_over_width():
     """Declared rate: the bias of ``chi`` is ``O(1/n)``. Identity at ``B = 32``, where it is
-    largest relative to the noise (``~2.7/n``): the log-log slope of the measured bias against
+    largest relative to the noise (``~3.3/n``): the log-log slope of the measured bias against
     the width is ``-1`` within 4 standard errors (delta-method errors of each bias)."""
     batch, widths, seeds = 32, [32, 64, 128, 256], 32
     theory = minibatch_theory("identity", batch)
