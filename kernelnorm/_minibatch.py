@@ -198,26 +198,45 @@ def _homogeneous_moments(activation: Activation, batch) -> SphereMoments:
                          np.cos(angles - t0), weights, radius2=(2.0, radial4))
 
 
+def _gauss_rule(diag, off):
+    """Gauss nodes and weights (sum 1) of the orthogonal polynomials with recurrence
+    coefficients ``diag`` (``a_j``) and ``off`` (``b_j``): nodes are the eigenvalues of the
+    Jacobi matrix (Golub-Welsch), weights the Christoffel numbers ``1/sum_j p_j(x)^2`` of the
+    orthonormal polynomials, ``b_(j+1) p_(j+1) = (x - a_j) p_j - b_j p_(j-1)``, rescaled on the
+    way (they grow like ``x^j`` at large nodes). No eigenvectors: a threaded LAPACK ``eigh``
+    took 0.6 s for order 128 on a loaded 2-core machine, ``eigvalsh`` 0.5 ms."""
+    nodes = np.linalg.eigvalsh(np.diag(diag) + np.diag(off, 1) + np.diag(off, -1))
+    previous, current = np.zeros_like(nodes), np.ones_like(nodes)
+    total, log_scale = np.ones_like(nodes), np.zeros_like(nodes)
+    for j in range(len(diag) - 1):
+        following = ((nodes - diag[j]) * current - (off[j - 1] if j else 0.0) * previous) / off[j]
+        previous, current = current, following
+        total += current * current
+        scale = np.maximum(np.abs(current), 1.0)  # keep p_j, p_(j-1) and the sum O(1)
+        previous, current, total = previous / scale, current / scale, total / scale**2
+        log_scale += np.log(scale)
+    weights = np.exp(-np.log(total) - 2.0 * log_scale)
+    return nodes, weights / weights.sum()
+
+
 @lru_cache(maxsize=16)
 def _laguerre(order: int):
-    """Gauss-Laguerre nodes and weights (weight ``e^{-E}``) by Golub-Welsch."""
+    """Gauss-Laguerre nodes and weights (weight ``e^{-E}``)."""
     i = np.arange(1.0, order)
-    jacobi = np.diag(2.0 * np.arange(order) + 1.0) + np.diag(i, 1) + np.diag(i, -1)
-    nodes, vectors = np.linalg.eigh(jacobi)
-    return nodes, vectors[0] ** 2
+    return _gauss_rule(2.0 * np.arange(order) + 1.0, i)
 
 
 @lru_cache(maxsize=32)
 def _beta_nodes(order: int, beta: float):
     """Gauss-Jacobi nodes ``tau`` in [0, 1] and weights (sum 1) for ``tau ~ Beta(1, beta)``
-    (weight ``(1 - tau)^(beta - 1)``), Golub-Welsch on the recurrence written for ``tau``."""
+    (weight ``(1 - tau)^(beta - 1)``), from the Jacobi recurrence written for ``tau``."""
     a = beta - 1.0
     m = np.arange(1.0, order)
     diag = np.concatenate([[1.0 / (a + 2.0)],
                            (2 * m * m + 2 * m * a + 2 * m + a) / ((2 * m + a) * (2 * m + a + 2))])
     off = np.sqrt(m * m * (m + a) ** 2 / ((2 * m + a) ** 2 * (2 * m + a + 1) * (2 * m + a - 1)))
-    nodes, vectors = np.linalg.eigh(np.diag(diag) + np.diag(off, 1) + np.diag(off, -1))
-    return np.clip(nodes, 0.0, 1.0), vectors[0] ** 2
+    nodes, weights = _gauss_rule(diag, off)
+    return np.clip(nodes, 0.0, 1.0), weights
 
 
 #: Up to this many batch dimensions ``k`` the radial rule is Gauss-Jacobi in ``tau`` (its
