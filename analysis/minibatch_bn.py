@@ -177,7 +177,8 @@ def main(argv=None) -> int:
               f"{row['rho_last_ci']:.4f} (predicted {row['rho_last_predicted']:+.4f}, c* "
               f"{row['c_star']:+.4f})  [{time.perf_counter() - start:.0f} s]", flush=True)
     write_json(args.out, {"figure": FIGURE, "profile": args.profile, "activation": args.activation,
-                          "seed": args.seed, "config": config, "theory": theory_curves(args.activation),
+                          "seed": args.seed, "config": config,
+                          "theory": theory_curves(args.activation),
                           "mimicnorm": mimicnorm_gaps(args.activation), "rows": rows,
                           "seconds": time.perf_counter() - start})
     print(f"wrote {args.out} ({time.perf_counter() - start:.0f} s)")

@@ -7,7 +7,8 @@ shares. Right: the fixed point ``c* = -1/(B - 1)`` and the measured mean pair co
 last layer, against the exact Gram-map trajectory (weight mean: ``rho* = 0``).
 
 Reads the data of ``analysis/minibatch_bn.py``; writes a PNG and a PDF beside it.
-Run: .venv/bin/python figures/minibatch_bn.py [--data results/minibatch_bn.json] [--out figures/out/minibatch_bn.png]
+Run: .venv/bin/python figures/minibatch_bn.py [--data results/minibatch_bn.json]
+     [--out figures/out/minibatch_bn.png]
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def build(data: dict):
     fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 4.2))
     left.semilogx(theory["batch"], theory["gradient_growth"], "C0-",
                   label=r"$\lambda(B)$: back-propagated gradient (theory)")
-    left.semilogx(theory["batch"], theory["chi_1"], "C1-", label=r"$\chi_1(B)$: one layer, white probe")
+    left.semilogx(theory["batch"], theory["chi_1"], "C1-",
+                  label=r"$\chi_1(B)$: one layer, white probe")
     left.errorbar(batches, [r["growth"] for r in rows], yerr=_bars(rows, "growth"), fmt="o",
                   color="C0", ms=4, capsize=3, label=r"measured $\lambda$ (backprop ratios)")
     left.errorbar(batches, [r["chi"] for r in rows], yerr=_bars(rows, "chi"), fmt="s", color="C1",
@@ -48,7 +50,8 @@ def build(data: dict):
     top = max(theory["gradient_growth"][0], *(r["growth"] for r in rows))
     left.set_ylim(theory["limit"] - 0.1, 1.1 * top)
     config = data["config"]
-    left.set_title(f"{data['activation']}, width {config['width']}, {config['seeds']} seeds", fontsize=9)
+    left.set_title(f"{data['activation']}, width {config['width']}, {config['seeds']} seeds",
+                   fontsize=9)
     left.legend(fontsize=7)
     left.grid(alpha=0.3, which="both")
 

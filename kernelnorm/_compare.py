@@ -60,7 +60,8 @@ def compare(activation="relu", *, width=math.inf, batch_size=None) -> list[dict]
             "phase": s.phase,
         })
         if block.batch_size is not None and not math.isinf(block.batch_size):
-            rows[-1]["lambda"] = minibatch_theory(block.activation, block.batch_size).gradient_growth
+            theory = minibatch_theory(block.activation, block.batch_size)
+            rows[-1]["lambda"] = theory.gradient_growth
     return rows
 
 

@@ -101,7 +101,8 @@ import numpy as np
 from kernelnorm._activations import Activation, get_activation
 from kernelnorm._errors import KernelnormInputError, check_width
 
-#: Target of the quadrature of non-homogeneous activations (absolute change of every output).
+#: Target of the quadrature of non-homogeneous activations: the last change of every rate,
+#: relative to ``max(1, |rate|)``.
 QUADRATURE_TOLERANCE = 1e-11
 _RADIAL_ORDERS = (16, 32, 64, 128, 256, 512)
 _ANGULAR_ORDERS = (64, 128, 256, 512, 1024, 1024)
@@ -510,7 +511,7 @@ def block_theory(block) -> MiniBatchTheory:
 
 
 def refuse_correlation_map(block) -> None:
-    """A finite-batch BN block has no scalar correlation map (one-line error if ``block`` is one)."""
+    """One-line error if ``block`` is finite-batch BN: it has no scalar correlation map."""
     if finite_batch(block):
         raise KernelnormInputError(
             "--batch-size", "mini-batch BN has no scalar correlation map: it acts on the whole "

@@ -15,7 +15,8 @@ BIAS = 5.0  # relative finite-width bias allowance, times 1/width (tests/test_mc
 
 
 def _load(path):
-    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], os.path.join(ROOT, path))
+    name = os.path.basename(path)[:-3]
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, path))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -24,7 +25,8 @@ def _load(path):
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("minibatch") / "minibatch_bn.json")
-    assert _load("analysis/minibatch_bn.py").main(["--profile", "tiny", "--seed", "0", "--out", out]) == 0
+    analysis = _load("analysis/minibatch_bn.py")
+    assert analysis.main(["--profile", "tiny", "--seed", "0", "--out", out]) == 0
     return out
 
 
@@ -51,13 +53,15 @@ def test_tiny_data_agree_with_the_theory(tiny):
             else:
                 assert abs(row[key] - value) <= 4 * row[f"{key}_se"] + bias
         # the measured pair correlation follows the exact Gram trajectory (4 SE + 2/n)
-        assert abs(row["rho_last"] - row["rho_last_predicted"]) <= 4 * row["rho_last_se"] + 2 / width
+        gap = abs(row["rho_last"] - row["rho_last_predicted"])
+        assert gap <= 4 * row["rho_last_se"] + 2 / width
     curves = data["theory"]
     assert abs(curves["gradient_growth"][-1] - math.pi / (math.pi - 1)) < 1e-3
     assert all(a > b for a, b in zip(curves["gradient_growth"], curves["gradient_growth"][1:]))
     gaps = data["mimicnorm"]
     assert gaps["c_star"]["0.01"] == 101  # |c*| = 1/(B - 1) <= 0.01 from B = 101 on
-    assert gaps["gradient_growth"]["0.01"] > gaps["gradient_growth"]["0.05"] > gaps["gradient_growth"]["0.1"]
+    growth = gaps["gradient_growth"]
+    assert growth["0.01"] > growth["0.05"] > growth["0.1"]
 
 
 def test_figure_writes_png_and_pdf(tiny, tmp_path):

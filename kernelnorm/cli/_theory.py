@@ -37,8 +37,9 @@ def _growth_line(theory) -> str:
     limit = minibatch_theory(theory.activation, math.inf).chi_1
     note = {2: "B = 2: BN outputs +-1 whatever its input, the Jacobian vanishes",
             3: "B = 3: E[1/chi^2_2] diverges, the mean growth is infinite"}
+    note = note.get(theory.batch_size, f"chi_1 and lambda -> {limit:.15g} as B -> inf")
     return (f"lambda = {theory.gradient_growth:.15g}   (per-layer growth of a back-propagated "
-            f"gradient; {note.get(theory.batch_size, f'chi_1 and lambda -> {limit:.15g} as B -> inf')})")
+            f"gradient; {note})")
 
 
 def _chi1(args):
