@@ -15,7 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from kernelnorm._errors import KernelnormInputError, check_correlation, check_nonnegative
-from kernelnorm._minibatch import finite_batch, refuse_correlation_map
+from kernelnorm._minibatch import (
+    block_theory,
+    finite_batch,
+    minibatch_fixed_points,
+    minibatch_summary,
+    refuse_correlation_map,
+)
 
 _Q_ITERATIONS = 500
 _Q_TOLERANCE = 1e-13
@@ -177,8 +183,6 @@ def chi_1(scheme) -> float:
     mini-batches of ``B``: the white-probe growth ``chi_1(B)`` of :mod:`kernelnorm._minibatch`.
     """
     if finite_batch(scheme):
-        from kernelnorm._minibatch import block_theory
-
         return block_theory(scheme).chi_1
     scheme, q = _operating_scheme(scheme)
     return float(scheme.derivative_kernel(q, q, q))
@@ -217,8 +221,6 @@ def fixed_points(scheme, *, grid: int | None = None) -> list[FixedPoint]:
     BN over mini-batches: the symmetric fixed point ``c* = -1/(B - 1)`` of the Gram map.
     """
     if finite_batch(scheme):
-        from kernelnorm._minibatch import minibatch_fixed_points
-
         return minibatch_fixed_points(scheme)
     if grid is None:  # quadrature activations cost ~1e4 evaluations per grid point
         grid = 2001 if scheme.activation.closed_form else 257
@@ -384,8 +386,6 @@ class TransitionSummary:
 def summarise(scheme) -> TransitionSummary:
     """Length fixed point, ``chi_1``, phase, all fixed points, the stable one and depth scales."""
     if finite_batch(scheme):
-        from kernelnorm._minibatch import minibatch_summary
-
         return minibatch_summary(scheme)
     points = tuple(fixed_points(scheme))
     stable = stable_fixed_point(scheme, list(points))
