@@ -35,6 +35,8 @@ def main() -> None:
         "chi1 --norm weight-mean": ["chi1", "--norm", "weight-mean"],
         "compare": ["compare"],
         "fixed-points --norm bn": ["fixed-points", "--norm", "bn"],
+        "chi1 bn --batch-size 8": ["chi1", "--norm", "bn", "--batch-size", "8"],
+        "chi1 bn -B 128 tanh": ["chi1", "--norm", "bn", "--batch-size", "128", "--activation", "tanh"],
     }
     print(f"python -c pass                 {baseline * 1e3:7.1f} ms  (1.00x)")
     for label, extra in commands.items():

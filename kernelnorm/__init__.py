@@ -19,6 +19,16 @@ from kernelnorm._activations import (
 )
 from kernelnorm._compare import COMPARE_COLUMNS, compare, comparison_schemes
 from kernelnorm._errors import KernelnormInputError
+from kernelnorm._minibatch import (
+    MiniBatchTheory,
+    SphereMoments,
+    bn_output_gram,
+    fixed_point_gram,
+    minibatch_grams,
+    minibatch_kernel_map,
+    minibatch_theory,
+    sphere_moments,
+)
 from kernelnorm._ops import (
     centre,
     centre_units,
@@ -90,4 +100,7 @@ __all__ = [
     "require_engine", "scheme_names", "spatial_mean", "stable_fixed_point", "stable_init",
     "standardise", "summarise", "transform_weights", "weight_mean", "weight_standardise",
     "with_stable_init", "zero_mean_filters", "zero_mean_gradient",
+    # mini-batch batch norm (kernelnorm._minibatch)
+    "MiniBatchTheory", "SphereMoments", "bn_output_gram", "fixed_point_gram", "minibatch_grams",
+    "minibatch_kernel_map", "minibatch_theory", "sphere_moments",
 ]

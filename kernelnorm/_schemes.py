@@ -76,7 +76,10 @@ class DenseBlock:
             scale drops out, and it is fixed to 1.
         sigma_b2: bias variance (batch normalisers remove the bias: fixed to 0).
         width: input width ``n`` of the hidden layers, or ``math.inf`` (Lemma 1's factor).
-        batch_size: mini-batch size of a batch normaliser (``None``: the whole batch).
+        batch_size: mini-batch size of a batch normaliser (``None``: the whole batch). ``apply``
+            normalises consecutive mini-batches; ``kernel_map``/``derivative_kernel`` stay the
+            full-batch maps, and the transition API (``chi_1``, ``fixed_points``,
+            ``summarise``) answers with the finite-batch theory of :mod:`kernelnorm._minibatch`.
 
     Example: ``DenseBlock("weight-mean", "relu", width=256).sigma_w2`` is MimicNorm Theorem 3's
     ``2n/((n-1)(1-1/pi))`` at ``n = 256``.
@@ -265,7 +268,12 @@ def BatchNorm(activation="relu", batch_size=None) -> DenseBlock:  # noqa: N802
 
 
 def MiniBatchNorm(activation="relu", batch_size=32) -> DenseBlock:  # noqa: N802
-    """:func:`BatchNorm` over mini-batches of ``batch_size`` consecutive examples."""
+    """:func:`BatchNorm` over mini-batches of ``batch_size`` consecutive examples; its theory
+    (symmetric fixed point ``c* = -1/(B - 1)``, ``chi_1(B)``, gradient growth ``lambda(B)``) is
+    :func:`kernelnorm.minibatch_theory`.
+
+    Example: ``kernelnorm.chi_1(MiniBatchNorm("relu", 8))`` is 1.6003 (``pi/(pi - 1)`` as
+    ``B -> inf``)."""
     return BatchNorm(activation, batch_size=batch_size)
 
 

@@ -15,6 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from kernelnorm._errors import KernelnormInputError, check_correlation, check_nonnegative
+from kernelnorm._minibatch import (
+    block_theory,
+    finite_batch,
+    minibatch_fixed_points,
+    minibatch_summary,
+    refuse_correlation_map,
+)
 
 _Q_ITERATIONS = 500
 _Q_TOLERANCE = 1e-13
@@ -148,6 +155,7 @@ def correlation_map(scheme, rho, *, q: float | None = None):
     mean at its Theorem-3 init: ``T_bar(rho) = (phi_hat(rho) - phi_hat(0)) / (phi_hat(1) -
     phi_hat(0))``; idealised batch norm: the same ``T_bar`` (Theorem 2, docs/theory.md §2).
     """
+    refuse_correlation_map(scheme)  # mini-batch BN: a B x B Gram map (kernelnorm._minibatch)
     rho = check_correlation("--rho", rho)
     if q is None:
         scheme, q = _operating_scheme(scheme)
@@ -158,6 +166,7 @@ def correlation_map(scheme, rho, *, q: float | None = None):
 def correlation_map_slope(scheme, rho, *, q: float | None = None):
     """``d rho'/d rho = q T_dot(q, q, q rho) / q'(q)`` (Price's theorem: ``d E[phi phi]/dc =
     E[phi' phi']``)."""
+    refuse_correlation_map(scheme)
     rho = check_correlation("--rho", rho)
     if q is None:
         scheme, q = _operating_scheme(scheme)
@@ -170,8 +179,11 @@ def chi_1(scheme) -> float:
     gradients and the slope of the correlation map at ``rho = 1`` (docs/theory.md §3).
 
     Plain ReLU: ``sigma_w2 / 2`` (Proposition 1); weight mean at its stable init and batch norm:
-    ``1 / (2 (phi_hat(1) - phi_hat(0))) = pi / (pi - 1)`` (Theorems 2 and 3).
+    ``1 / (2 (phi_hat(1) - phi_hat(0))) = pi / (pi - 1)`` (Theorems 2 and 3). BN over
+    mini-batches of ``B``: the white-probe growth ``chi_1(B)`` of :mod:`kernelnorm._minibatch`.
     """
+    if finite_batch(scheme):
+        return block_theory(scheme).chi_1
     scheme, q = _operating_scheme(scheme)
     return float(scheme.derivative_kernel(q, q, q))
 
@@ -206,7 +218,10 @@ def fixed_points(scheme, *, grid: int | None = None) -> list[FixedPoint]:
     activation needs quadrature) and refined by bisection;
     the endpoints are tested exactly. A fixed point with ``|slope| = 1`` is ``marginal`` and is
     called stable when it attracts from both sides that exist (e.g. ``rho = 1`` at criticality).
+    BN over mini-batches: the symmetric fixed point ``c* = -1/(B - 1)`` of the Gram map.
     """
+    if finite_batch(scheme):
+        return minibatch_fixed_points(scheme)
     if grid is None:  # quadrature activations cost ~1e4 evaluations per grid point
         grid = 2001 if scheme.activation.closed_form else 257
     scheme, q = _operating_scheme(scheme)
@@ -246,6 +261,9 @@ def correlation_depth_scale(slope: float) -> float:
 
 def depth_scales(scheme) -> tuple[float, float]:
     """``(xi_c, xi_q)``: depth scales of correlation and length convergence (``-1/log chi``)."""
+    if finite_batch(scheme):
+        summary = summarise(scheme)
+        return summary.xi_c, summary.xi_q
     xi_c = correlation_depth_scale(stable_fixed_point(scheme).slope)
     return xi_c, correlation_depth_scale(length_fixed_point(scheme).slope)
 
@@ -367,6 +385,8 @@ class TransitionSummary:
 
 def summarise(scheme) -> TransitionSummary:
     """Length fixed point, ``chi_1``, phase, all fixed points, the stable one and depth scales."""
+    if finite_batch(scheme):
+        return minibatch_summary(scheme)
     points = tuple(fixed_points(scheme))
     stable = stable_fixed_point(scheme, list(points))
     length = length_fixed_point(scheme)

@@ -113,6 +113,13 @@ def add_scheme_arguments(parser: argparse.ArgumentParser, *, default_norm: str =
                         help="input width n of weight-mean layers, or inf (default: inf)")
 
 
+def add_batch_size_argument(parser: argparse.ArgumentParser) -> None:
+    """``--batch-size B`` of batch norm's mini-batches (the finite-batch theory)."""
+    parser.add_argument("--batch-size", type=width, default=None,
+                        help="mini-batch size B >= 2 of bn, or inf (default: the full-batch "
+                             "limit of MimicNorm Theorem 2)")
+
+
 def _check_applicable(args, scheme, *, network_width: bool = False) -> None:
     """Flags that do not apply to the scheme are errors naming the flag, never ignored."""
     from kernelnorm._errors import KernelnormInputError

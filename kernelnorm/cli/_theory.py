@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from kernelnorm.cli._common import (
+    add_batch_size_argument,
     add_json,
     add_norm_argument,
     describe_scheme,
@@ -23,13 +24,37 @@ from kernelnorm.cli._common import (
 )
 
 
+def _minibatch(scheme):
+    """The finite-batch BN theory of ``scheme``, or ``None`` (kernelnorm._minibatch)."""
+    from kernelnorm._minibatch import block_theory, finite_batch
+
+    return block_theory(scheme) if finite_batch(scheme) else None
+
+
+def _growth_line(theory) -> str:
+    from kernelnorm._minibatch import minibatch_theory
+
+    limit = minibatch_theory(theory.activation, math.inf).chi_1
+    note = {2: "B = 2: BN outputs +-1 whatever its input, the Jacobian vanishes",
+            3: "B = 3: E[1/chi^2_2] diverges, the mean growth is infinite"}
+    note = note.get(theory.batch_size, f"chi_1 and lambda -> {limit:.15g} as B -> inf")
+    return (f"lambda = {theory.gradient_growth:.15g}   (per-layer growth of a back-propagated "
+            f"gradient; {note})")
+
+
 def _chi1(args):
     from kernelnorm._transition import chi_1, phase
 
     scheme = scheme_from_args(args)
     value = chi_1(scheme)
-    emit(args, {"chi_1": value, "phase": phase(value), "scheme": describe_scheme(scheme)},
-         f"chi_1 = {value:.15g}   ({phase(value)}; {describe_scheme(scheme)})")
+    payload = {"chi_1": value, "phase": phase(value), "scheme": describe_scheme(scheme)}
+    text = f"chi_1 = {value:.15g}   ({phase(value)}; {describe_scheme(scheme)})"
+    theory = _minibatch(scheme)
+    if theory is not None:
+        payload.update(batch_size=theory.batch_size, gradient_growth=theory.gradient_growth,
+                       c_star=theory.c_star)
+        text += "\n" + _growth_line(theory)
+    emit(args, payload, text)
 
 
 def _map(args):
@@ -52,6 +77,7 @@ def _fixed_points(args):
 
     scheme = scheme_from_args(args)
     summary = summarise(scheme)
+    theory = _minibatch(scheme)
     rows = [{"rho*": p.rho, "slope": p.slope,
              "stability": ("stable" if p.stable else "unstable") + (" (marginal)" if p.marginal else "")}
             for p in summary.fixed_points]
@@ -59,7 +85,13 @@ def _fixed_points(args):
             f"q* = {format_number(summary.q_star, 12)}, chi_1 = {summary.chi_1:.12g} ({summary.phase}), "
             f"xi_c = {format_number(summary.xi_c)}, xi_q = {format_number(summary.xi_q)}\n"
             + format_table(rows, ["rho*", "slope", "stability"], digits=12))
-    emit(args, summary.as_dict(), text)
+    payload = summary.as_dict()
+    if theory is not None:
+        payload["minibatch"] = theory.as_dict()
+        text += (f"\nsymmetric fixed point of the B x B Gram: q* = 1, c* = -1/(B-1); forward "
+                 f"eigenvalues: lengths {format_number(theory.rate_lengths, 12)}, correlations "
+                 f"{format_number(theory.rate_correlations, 12)}\n" + _growth_line(theory))
+    emit(args, payload, text)
 
 
 def _stable_init(args):
@@ -98,8 +130,8 @@ def _critical_line(args):
 def _compare(args):
     from kernelnorm._compare import COMPARE_COLUMNS, compare
 
-    rows = compare(args.activation, width=args.width)
-    columns = COMPARE_COLUMNS
+    rows = compare(args.activation, width=args.width, batch_size=args.batch_size)
+    columns = COMPARE_COLUMNS + (["lambda"] if args.batch_size is not None else [])
     if args.power:  # random conv nets (JAX): collapse share mu_c^2 at --power-depth
         from kernelnorm.power import add_collapse_column, collapse_shares
 
@@ -113,17 +145,20 @@ def _compare(args):
 def register(subparsers) -> None:
     p = subparsers.add_parser("chi1", help="chi_1 = T'(1) and the phase of a scheme")
     add_scheme_arguments(p)
+    add_batch_size_argument(p)
     add_json(p)
     p.set_defaults(run=_chi1)
 
     p = subparsers.add_parser("map", help="correlation map T(rho) and its slope")
     add_scheme_arguments(p)
     p.add_argument("--rho", type=correlation, nargs="+", default=[-1.0, -0.5, 0.0, 0.5, 1.0])
+    add_batch_size_argument(p)
     add_json(p)
     p.set_defaults(run=_map)
 
     p = subparsers.add_parser("fixed-points", help="all fixed points in [-1, 1], slopes, stability")
     add_scheme_arguments(p)
+    add_batch_size_argument(p)
     add_json(p)
     p.set_defaults(run=_fixed_points)
 
@@ -145,6 +180,8 @@ def register(subparsers) -> None:
     p.add_argument("--activation", default="relu")
     p.add_argument("--width", type=width, default=math.inf,
                    help="input width n of weight-mean layers, or inf (default: inf)")
+    p.add_argument("--batch-size", type=width, default=None,
+                   help="add a row of bn over mini-batches of B inputs, with its gradient growth")
     p.add_argument("--power", action="store_true",
                    help="add the channel-mean share mu_c^2 of random conv nets (JAX, ~1 min)")
     p.add_argument("--power-depth", type=positive_int, default=50)

@@ -23,6 +23,14 @@ from kernelnorm.montecarlo._gradients import (
 )
 from kernelnorm.montecarlo._inputs import PairedInputs, anchored_pairs, data_pairs, independent_pairs
 from kernelnorm.montecarlo._lemma1 import Lemma1Check, lemma1_check
+from kernelnorm.montecarlo._minibatch import (
+    MiniBatchMeasurement,
+    exchangeable_inputs,
+    gradient_growth_samples,
+    heavy_tail_tolerance,
+    measure_gradient_growth,
+    tail_constants,
+)
 from kernelnorm.montecarlo._network import (
     ENGINES,
     LayerStatistics,
@@ -40,4 +48,7 @@ __all__ = [
     "lemma1_check", "log_rms_error", "loglog_slope", "mean_ci", "network_statistics",
     "predicted_statistics", "reduce_layer_input", "sample_gradient_statistics",
     "sample_statistics", "seed_keys",
+    # mini-batch BN (kernelnorm.montecarlo._minibatch)
+    "MiniBatchMeasurement", "exchangeable_inputs", "gradient_growth_samples",
+    "heavy_tail_tolerance", "measure_gradient_growth", "tail_constants",
 ]
