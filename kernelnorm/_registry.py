@@ -62,6 +62,10 @@ class WeightMeanRule:
         min_fan_in: transform only layers with ``fan_in > min_fan_in`` (default 1: every layer
             whose weights can be centred; the authors' CIFAR code: 50).
         classifier: whether the final dense layer is transformed (the authors' code: no).
+        dense: whether hidden dense layers (FCNN layers, the dense head of the authors' VGG)
+            are transformed (the authors' code centres ``nn.Conv2d`` kernels only: no).
+        first: whether the first layer is transformed too (the authors' ImageNet code centres
+            every non-depthwise convolution, the stem included: yes).
 
     Example: ``WeightMeanRule().applies(fan_in=576, first=False)`` is True;
     ``AUTHORS_CODE_RULE.applies(fan_in=27, first=False)`` is False.
@@ -69,25 +73,36 @@ class WeightMeanRule:
 
     min_fan_in: int = 1
     classifier: bool = True
+    dense: bool = True
+    first: bool = False
 
     def __post_init__(self):
-        if isinstance(self.min_fan_in, bool) or int(self.min_fan_in) != self.min_fan_in \
-                or self.min_fan_in < 1:
+        if isinstance(self.min_fan_in, bool) or not isinstance(self.min_fan_in, (int, float)) \
+                or int(self.min_fan_in) != self.min_fan_in or self.min_fan_in < 1:
             raise KernelnormInputError("--wm-min-fan-in", f"must be an integer >= 1, got "
                                        f"{self.min_fan_in!r}")
 
     def applies(self, *, fan_in: int, first: bool, classifier: bool = False,
-                depthwise: bool = False) -> bool:
-        if first or depthwise or fan_in <= self.min_fan_in:
+                depthwise: bool = False, dense: bool = False) -> bool:
+        """``dense``: the layer is a hidden dense layer (not the classifier, not a conv)."""
+        if (first and not self.first) or depthwise or fan_in <= self.min_fan_in:
             return False
-        return self.classifier or not classifier
+        if classifier:
+            return self.classifier
+        return self.dense or not dense
 
 
 #: MimicNorm §4 as written: every hidden layer, depthwise convolutions skipped.
 PAPER_RULE = WeightMeanRule()
-#: The authors' CIFAR code: conv kernels with fan-in > 50 only, not the classifier.
-AUTHORS_CODE_RULE = WeightMeanRule(min_fan_in=50, classifier=False)
-WEIGHT_MEAN_RULES = {"paper": PAPER_RULE, "authors-code": AUTHORS_CODE_RULE}
+#: The authors' CIFAR code (``meanweigh``): conv kernels with fan-in > 50 only (fan-in counts
+#: ``in/groups x kh x kw``, so depthwise 3x3 kernels, fan-in 9, are skipped), never a linear layer.
+AUTHORS_CODE_RULE = WeightMeanRule(min_fan_in=50, classifier=False, dense=False)
+#: The authors' ImageNet code: every convolution with ``groups == 1``, the stem included, never a
+#: linear layer.
+AUTHORS_IMAGENET_RULE = WeightMeanRule(min_fan_in=1, classifier=False, dense=False, first=True)
+WEIGHT_MEAN_RULES = {"paper": PAPER_RULE, "authors-code": AUTHORS_CODE_RULE,
+                     "authors-imagenet": AUTHORS_IMAGENET_RULE}
+ZMG_FORMS = ("paper", "authors")
 
 
 @dataclass(frozen=True)
@@ -101,12 +116,20 @@ class Scheme:
         weights: weight transform, one of :data:`WEIGHT_TRANSFORMS`.
         normaliser: one of :data:`NORMALISERS`; ``groups``: groups of ``group``.
         proxy: proxy-normalised activation step (Proxy Norm Eq. 7) with ``proxy_eps`` and
-            ``proxy_quantiles`` Gaussian quantiles.
+            ``proxy_quantiles`` Gaussian quantiles; ``proxy_extra``: trainable per-channel
+            ``beta~, gamma~`` of the proxy ``Y ~ N(beta~, (1 + gamma~)^2)`` (Eq. 7, initialised
+            to 0 and weight-decayed, the paper's default; off: ``Y ~ N(0, 1)``, their §A.3.3).
         last_bn: one BN without affine on the logits (MimicNorm §4).
         residual_scalar: trainable residual-branch scalar, ``"paper"`` (``1/sqrt(l)``),
             ``"code"`` (``1.2^k/l``), ``"zero"`` (SkipInit) or ``None``.
-        fixup: Fixup initialisation and scalar multipliers/biases (Zhang et al. 2019).
-        zmg: CZMG factor ``z`` (``None``: no gradient projection).
+        fixup: Fixup (Zhang, Dauphin, Ma 2019, §3): classifier and the last layer of every
+            residual branch initialised to 0, the other branch layers scaled by
+            ``L^(-1/(2m-2))``, a scalar multiplier per branch and scalar biases before every
+            convolution, the classifier and every activation; no per-channel biases.
+        zmg: CZMG factor (``None``: no gradient projection): ``z`` of ``grad - z mean`` in the
+            paper's form, ``M`` of ``grad (1 + M) - M mean`` in the reference code's
+            (``zmg_form``; :func:`kernelnorm.train.zero_mean_gradient_transform`).
+        zmg_form: ``"paper"`` (Mean Shift Rejection §3.3) or ``"authors"`` (their code).
         luma: LUMA loss weight ``lambda`` (``None``: plain L2 decay).
         noise: amplitude ``a`` of multiplicative ``U(1-a, 1+a)`` noise at residual inputs.
         g_init: initial ``e^g`` of the ``czm`` reparameterisation ``W = e^g V``.
@@ -127,10 +150,12 @@ class Scheme:
     proxy: bool = False
     proxy_eps: float = 0.03
     proxy_quantiles: int = 200
+    proxy_extra: bool = False
     last_bn: bool = False
     residual_scalar: str | None = None
     fixup: bool = False
     zmg: float | None = None
+    zmg_form: str = "paper"
     luma: float | None = None
     noise: float = 0.0
     g_init: float = 0.8
@@ -154,8 +179,9 @@ class Scheme:
         _check_number("--groups", self.groups, low=1, integer=True)
         _check_number("--proxy-eps", self.proxy_eps, low=0.0)
         _check_number("--proxy-quantiles", self.proxy_quantiles, low=2, integer=True)
-        if self.zmg is not None:
-            _check_number("--zmg", self.zmg, low=0.0, high=1.0)
+        _check_choice("--zmg-form", "CZMG form", self.zmg_form, ZMG_FORMS)
+        if self.zmg is not None:  # z in [0, 1] (paper), M >= 0 (the authors' code)
+            _check_number("--zmg", self.zmg, low=0.0, high=1.0 if self.zmg_form == "paper" else None)
         if self.luma is not None:
             _check_number("--luma", self.luma, low=0.0)
         _check_number("--noise", self.noise, low=0.0, high=1.0, open_high=True)
@@ -222,12 +248,12 @@ class Scheme:
         return None
 
     def transforms_layer(self, *, fan_in: int, first: bool, classifier: bool = False,
-                         depthwise: bool = False) -> bool:
+                         depthwise: bool = False, dense: bool = False) -> bool:
         """Whether a layer gets the weight transform (:class:`WeightMeanRule`)."""
         if self.weights == "plain":
             return False
         return self.weight_mean_rule.applies(fan_in=fan_in, first=first, classifier=classifier,
-                                             depthwise=depthwise)
+                                             depthwise=depthwise, dense=dense)
 
     def replace(self, **changes) -> "Scheme":
         """A copy with fields replaced; ``None`` values mean "keep" (CLI defaults pass
@@ -313,6 +339,9 @@ SCHEMES: dict[str, Scheme] = {s.name: s for s in (
            aliases=("mimic",)),
     Scheme("skipinit", "SkipInit", "plain layers + residual-branch scalar initialised to 0",
            "De & Smith 2020", residual_scalar="zero"),
+    Scheme("fixup", "Fixup", "no normalisation: zero classifier and last branch layers, other "
+           "branch layers x L^(-1/(2m-2)), branch multipliers and scalar biases",
+           "Zhang, Dauphin, Ma, Fixup Initialization (ICLR 2019), §3", fixup=True),
 )}
 
 _ALIASES = {alias: s.name for s in SCHEMES.values() for alias in (s.name, *s.aliases)}
