@@ -66,3 +66,18 @@ def test_train_command_reads_cifar_binary_files_with_augmentation(tmp_path, caps
     assert code == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["diverged"] is False and payload["history"][0]["step"] == 40 // 16
+
+
+def test_model_help_lists_every_model_and_the_parser_imports_no_jax(capsys):
+    import subprocess
+    import sys
+
+    from kernelnorm.nn import MODEL_NAMES
+
+    assert main(["train", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    listed = help_text.split("--model MODEL ")[1].split(" (default")[0].split(", ")
+    assert sorted(listed) == sorted(MODEL_NAMES)
+    code = ("import sys; from kernelnorm.cli import build_parser; build_parser(); "
+            "assert not any(m == 'jax' or m.startswith('jax.') for m in sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

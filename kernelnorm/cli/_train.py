@@ -57,15 +57,22 @@ def _model_args(args) -> dict:
             "shortcut_scalar": None if args.shortcut_scalar == "none" else args.shortcut_scalar}
 
 
+#: ``kernelnorm.nn.MODEL_NAMES`` written out: the parser must not import JAX (a test keeps the
+#: two in step).
+MODELS = ("fcnn, vgg-small, vgg11, vgg16, resnet8, resnet20, resnet32, resnet44, resnet56, "
+          "resnet110, resnet18, resnet34, resnet50, resnet101, preresnet8, preresnet20, "
+          "preresnet32, preresnet44, preresnet56, preresnet110, preresnet18, preresnet50, "
+          "squeezenet, shufflenetv2, shufflenetv2-x0.5, shufflenetv2-x1.5, shufflenetv2-x2.0")
+
+
 def _add_model_arguments(parser, *, norm: bool = True) -> None:
-    from kernelnorm.nn import MODEL_NAMES
-    from kernelnorm.train import RECIPES
+    from kernelnorm._registry import RECIPES
 
     parser.add_argument("--preset", default=None, choices=tuple(RECIPES), metavar="PRESET",
-                        help="a paper's or its authors' settings (explicit flags win): "
-                             + "; ".join(f"{r.name}: {r.summary}" for r in RECIPES.values()))
+                        help="a paper's or its authors' settings, explicit flags win (docs/"
+                             f"training.md, Recipes): {', '.join(RECIPES)}")
     parser.add_argument("--model", default=None,
-                        help=f"{', '.join(MODEL_NAMES)} (default: the preset's, else resnet20)")
+                        help=f"{MODELS} (default: the preset's, else resnet20)")
     if norm:
         add_norm_argument(parser, default=None)
     parser.add_argument("--activation", default="relu",

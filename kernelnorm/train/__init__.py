@@ -26,7 +26,7 @@ from kernelnorm.train._optim import (
     project_weight_mean,
     zero_mean_gradient_transform,
 )
-from kernelnorm.train._recipes import RECIPES, TRAIN_DEFAULTS, Recipe, get_recipe, resolve_run
+from kernelnorm._registry import RECIPES, TRAIN_DEFAULTS, Recipe, get_recipe, resolve_run
 from kernelnorm.train._schedules import PRESETS, SchedulePreset, preset_schedule, warmup_multistep
 
 __all__ = [
