@@ -4,8 +4,9 @@ with MimicNorm's ratios to BN printed beside ours, measured side by side in one 
 
 XLA's compiled memory analysis (float32, nothing executed, CPU is enough). The models are the
 authors' (``--preset mimicnorm-authors`` for the 32 px rows, ``mimicnorm-authors-imagenet``
-for the 224 px rows: VGG's 4096-4096 head, their weight-mean rule and scalars); BN, NoNorm and
-Fixup rows use the same architecture with their own scheme. Paper numbers are PyTorch GPU
+for the 224 px rows: VGG's 4096-4096 head and stems for every row; their weight-mean rule,
+branch and shortcut scalars for MimicNorm); BN, NoNorm and Fixup rows use the same architecture
+with their own scheme. Paper numbers are PyTorch GPU
 memory from ``nvidia-smi`` (CUDA context, cuDNN workspace and allocator cache included): only
 the ratios are comparable, and ours count the step's buffers alone.
 
@@ -21,7 +22,7 @@ import time
 
 def main() -> None:
     from kernelnorm.io import format_table
-    from kernelnorm.train import PAPER_MEMORY, memory_table, resolve_run
+    from kernelnorm.train import PAPER_MEMORY, memory_settings, memory_table
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="all",
@@ -36,12 +37,11 @@ def main() -> None:
     for model, side in keys:
         paper = PAPER_MEMORY[(model, side)]
         preset = "mimicnorm-authors" if side == 32 else "mimicnorm-authors-imagenet"
-        run = resolve_run(preset, model=model)
+        model, shared, per_scheme = memory_settings(preset, model)
         batch = args.batch or paper.batch
         started = time.perf_counter()
         rows = memory_table(model, norms, batch=batch, n_classes=paper.n_classes,
-                            input_shape=(side, side, 3), per_scheme={"mimicnorm": run["scheme"]},
-                            **run["model_options"])
+                            input_shape=(side, side, 3), per_scheme=per_scheme, **shared)
         seconds = time.perf_counter() - started
         print(f"\n{model}, {side}x{side}x3, batch {batch}, {paper.n_classes} classes, preset "
               f"{preset} ({paper.source}); compiled {len(rows)} steps in {seconds:.0f} s", flush=True)

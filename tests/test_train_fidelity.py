@@ -216,3 +216,16 @@ def test_memory_command_prints_mimicnorms_ratio_beside_ours(capsys):
     assert paper_memory("shufflenetv2", 32).ratio("mimicnorm") == pytest.approx(0.802, abs=5e-4)
     assert paper_memory("resnet50", 32).ratio("mimicnorm") == pytest.approx(0.883, abs=5e-4)
     assert paper_memory("resnet50", 224).batch == 256 and paper_memory("resnet50", 32).batch == 128
+
+
+def test_memory_rows_share_the_recipes_architecture_and_only_its_scheme_gets_its_scalars():
+    from kernelnorm.train import memory_settings
+
+    model, shared, per_scheme = memory_settings("mimicnorm-authors-imagenet", "resnet50")
+    assert model == "resnet50" and shared == {"stem": "imagenet", "vgg_head": "authors"}
+    own = per_scheme["mimicnorm"]
+    assert own["shortcut_scalar"] == 1.2 and own["weight_mean_rule"] == "authors-imagenet"
+    _, shared, _ = memory_settings("mimicnorm-authors-imagenet", "resnet50",
+                                   model_options={"shortcut_scalar": 1.5}, scheme={"groups": 4})
+    assert shared["shortcut_scalar"] == 1.5 and shared["groups"] == 4
+    assert memory_settings(None, "resnet18") == ("resnet18", {}, {})

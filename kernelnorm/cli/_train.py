@@ -216,28 +216,25 @@ def _train(args):
 
 def _memory(args):
     from kernelnorm._errors import KernelnormInputError
-    from kernelnorm._registry import get_scheme, scheme_names
+    from kernelnorm._registry import scheme_names
     from kernelnorm.cli._common import progress
     from kernelnorm.nn._models import IMAGENET_STEM_MIN_SIDE
-    from kernelnorm.train import memory_table, paper_memory, resolve_run
+    from kernelnorm.train import memory_settings, memory_table, paper_memory
 
     norms = list(scheme_names()) if args.norms == "all" else [n.strip() for n in args.norms.split(",") if n.strip()]
     if not norms:
         raise KernelnormInputError("--norms", "names no scheme")
-    run = resolve_run(args.preset, model=args.model or (None if args.preset else "resnet18"),
-                      scheme=_scheme_args(args), model_options=_model_args(args))
-    model, side = run["model"], args.input_size
+    model, shared, per_scheme = memory_settings(
+        args.preset, args.model or (None if args.preset else "resnet18"),
+        scheme=_scheme_args(args), model_options=_model_args(args))
+    side = args.input_size
     paper = paper_memory(model, side)
     batch = args.batch or (paper.batch if paper else 128)
     classes = args.classes or (1000 if side >= IMAGENET_STEM_MIN_SIDE else 100)
-    # explicit scheme flags apply to every scheme, the preset's scheme settings to its own
-    generic = resolve_run(None, model=model, scheme=_scheme_args(args))["scheme"]
-    per_scheme = {get_scheme(run["norm"]).name: run["scheme"]} if args.preset else None
     rows = memory_table(model, norms, batch=batch, n_classes=classes, input_shape=(side, side, 3),
                         width_factor=args.width_factor, depth=args.depth, width=args.width,
                         activation=args.activation, per_scheme=per_scheme,
-                        progress=lambda v: progress(v, total=len(v), desc="compile"),
-                        **run["model_options"], **generic)
+                        progress=lambda v: progress(v, total=len(v), desc="compile"), **shared)
     for row in rows:
         row["paper/bn"] = paper.ratio(row["scheme"]) if paper else None
     preset = f", preset {args.preset}" if args.preset else ""

@@ -13,6 +13,7 @@ from kernelnorm.train._loop import (
 from kernelnorm.train._memory import (
     PAPER_MEMORY,
     PaperMemory,
+    memory_settings,
     memory_table,
     paper_memory,
     train_step_memory,
@@ -33,7 +34,7 @@ __all__ = [
     "PAPER_MEMORY", "PRESETS", "PaperMemory", "RECIPES", "Recipe", "SchedulePreset",
     "TRAIN_DEFAULTS", "TrainConfig", "TrainResult", "append_jsonl", "augment",
     "authors_zero_mean_gradient", "decay_mask", "evaluate", "get_recipe", "images", "luma_loss",
-    "make_optimizer", "make_train_step", "memory_table", "paper_memory", "preset_schedule",
+    "make_optimizer", "make_train_step", "memory_settings", "memory_table", "paper_memory", "preset_schedule",
     "project_weight_mean", "read_jsonl", "resolve_run", "rotate", "train", "train_step_memory",
     "warmup_multistep", "zero_mean_gradient_transform",
 ]

@@ -84,6 +84,29 @@ def paper_memory(model: str, side: int) -> PaperMemory | None:
     return PAPER_MEMORY.get((model, int(side)))
 
 
+#: Model options that fix the architecture every row of a memory table shares; a recipe's other
+#: settings (scheme fields, the shortcut scalar) belong to the recipe's own scheme.
+SHARED_MODEL_OPTIONS = ("stem", "vgg_head", "dropout")
+
+
+def memory_settings(preset: str | None, model: str | None = None, *, scheme: dict | None = None,
+                    model_options: dict | None = None) -> tuple[str, dict, dict]:
+    """``(model, shared, per_scheme)`` for :func:`memory_table` under recipe ``preset``:
+    explicit ``scheme``/``model_options`` (``None`` values = not given) and the recipe's
+    architecture options (:data:`SHARED_MODEL_OPTIONS`) apply to every row, the recipe's
+    whole settings to its own scheme (e.g. MimicNorm's rule and scalars, not BN's), so that
+    every row is the same architecture: the paper's BN row is the authors' BN model."""
+    from kernelnorm._registry import get_scheme, resolve_run
+
+    run = resolve_run(preset, model=model, scheme=scheme, model_options=model_options)
+    explicit = resolve_run(None, model=run["model"], scheme=scheme, model_options=model_options)
+    shared = {**explicit["scheme"], **explicit["model_options"],
+              **{k: v for k, v in run["model_options"].items() if k in SHARED_MODEL_OPTIONS}}
+    per_scheme = {get_scheme(run["norm"]).name: {**run["scheme"], **run["model_options"]}} \
+        if preset else {}
+    return run["model"], shared, per_scheme
+
+
 def memory_table(model: str, norms, *, batch: int, n_classes: int, input_shape=(32, 32, 3),
                  width_factor: float = 1.0, depth: int = 3, width: int = 128,
                  activation: str = "relu", progress=None, per_scheme: dict | None = None,
