@@ -2,7 +2,6 @@
 recipes (presets) and their precedence, memory rows beside MimicNorm's."""
 
 import json
-import math
 
 import jax
 import jax.numpy as jnp

@@ -168,7 +168,7 @@ def fixup_shift(ctx: Context, name: str, h):
 
 
 def conv(ctx: Context, name: str, x, out: int, size: int = 3, stride: int = 1, *,
-         first: bool = False, scale=None, depthwise: bool = False, classifier: bool = False,
+         first: bool = False, scale=None, depthwise: bool = False,
          shift_in: bool | None = None, shift_out: bool = True, init_scale: float = 1.0,
          zero: bool = False):
     """``size x size`` convolution, SAME padding, NHWC/HWIO, then ``* scale`` (a residual-branch
@@ -183,8 +183,8 @@ def conv(ctx: Context, name: str, x, out: int, size: int = 3, stride: int = 1, *
     if shift_in if shift_in is not None else not first:
         x = fixup_shift(ctx, name + "/in", x)
     shape = (size, size, 1 if depthwise else channels, out)
-    w = kernel(ctx, name, shape, first=first, classifier=classifier, depthwise=depthwise,
-               init_scale=init_scale, zero=zero)
+    w = kernel(ctx, name, shape, first=first, depthwise=depthwise, init_scale=init_scale,
+               zero=zero)
     y = jax.lax.conv_general_dilated(x, w.astype(x.dtype), (stride, stride), "SAME",
                                      dimension_numbers=("NHWC", "HWIO", "NHWC"),
                                      feature_group_count=channels if depthwise else 1)
@@ -296,15 +296,14 @@ def scalar(ctx: Context, name: str, value: float | None):
 
 
 def residual_scalar(ctx: Context, name: str, scalar_init: float | None):
-    """The trainable residual-branch scalar ``alpha`` of MimicNorm / SkipInit (``None``: none).
+    """The trainable residual-branch scalar ``alpha`` of MimicNorm / SkipInit / Fixup
+    (``None``: none), a :func:`scalar`.
 
     Where no normalisation follows the branch's last convolution, ``alpha`` multiplies the raw
     convolution output before the bias, ``alpha conv(x, W) + b``, which XLA fuses with the
     bias and residual addition. Folding it into the kernel, ``conv(x, alpha W)`` (MimicNorm
     Appendix C) or scaling after the bias measured more memory (docs/training.md)."""
-    if scalar_init is None:
-        return None
-    return ctx.get(name, "alpha", (), lambda k: np.asarray(scalar_init))
+    return scalar(ctx, name, scalar_init)
 
 
 def multiplicative_noise(ctx: Context, x):
