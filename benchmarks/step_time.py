@@ -1,10 +1,11 @@
-"""Train-step wall time of MimicNorm against BN (and NoNorm) on CPU, measured in the same run.
+"""Train-step wall time of MimicNorm against BN, NoNorm and Fixup on CPU, measured in the same run.
 
 Median over repeats of one jitted SGD step (compiled beforehand, ``block_until_ready``), float32,
 the variants timed round-robin.
 Prints the ratios MimicNorm/BN and MimicNorm/NoNorm. Timings on a shared machine are noisy.
 
     .venv/bin/python benchmarks/step_time.py [--model resnet20 --batch 128 --repeats 20]
+    (any model of kernelnorm.nn.MODEL_NAMES: squeezenet, shufflenetv2, resnet50, ...)
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     variants = {"none": ("none", {}), "bn": ("bn", {}), "mimicnorm": ("mimicnorm", {}),
-                "mimicnorm[graph-wm]": ("mimicnorm", {"weight_mean_mode": "graph"})}
+                "mimicnorm[graph-wm]": ("mimicnorm", {"weight_mean_mode": "graph"}),
+                "fixup": ("fixup", {})}
     steps = {label: compiled_step(args.model, norm, batch=args.batch, side=args.side, **kw)
              for label, (norm, kw) in variants.items()}
     seconds = interleaved_medians(steps, args.repeats)
@@ -69,6 +71,7 @@ def main() -> None:
         print(f"  {label:22s} {value * 1e3:8.1f} ms/step")
     print(f"MimicNorm/BN     = {seconds['mimicnorm'] / seconds['bn']:.3f}")
     print(f"MimicNorm/NoNorm = {seconds['mimicnorm'] / seconds['none']:.3f}")
+    print(f"Fixup/BN         = {seconds['fixup'] / seconds['bn']:.3f}")
 
 
 if __name__ == "__main__":

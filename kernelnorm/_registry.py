@@ -26,13 +26,16 @@ Engines and what they take:
   (a random net of Proxy Norm Definition 1 has no logits and no residual branches);
 * the trainable nets of :mod:`kernelnorm.nn` take every scheme.
 
-Adding a scheme is one :data:`SCHEMES` entry (see ``docs/extending.md``). Only the standard
-library is imported here, so ``--help`` and the scalar CLI stay fast.
+Adding a scheme is one :data:`SCHEMES` entry (see ``docs/extending.md``). :data:`RECIPES` are
+named bundles of a scheme's overrides, model options and training settings (the papers' and
+their authors' protocols, ``train --preset``), never new schemes. Only the standard library is
+imported here, so ``--help`` and the scalar CLI stay fast.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 from dataclasses import dataclass, field
 
 from kernelnorm._errors import KernelnormInputError
@@ -62,6 +65,10 @@ class WeightMeanRule:
         min_fan_in: transform only layers with ``fan_in > min_fan_in`` (default 1: every layer
             whose weights can be centred; the authors' CIFAR code: 50).
         classifier: whether the final dense layer is transformed (the authors' code: no).
+        dense: whether hidden dense layers (FCNN layers, the dense head of the authors' VGG)
+            are transformed (the authors' code centres ``nn.Conv2d`` kernels only: no).
+        first: whether the first layer is transformed too (the authors' ImageNet code centres
+            every non-depthwise convolution, the stem included: yes).
 
     Example: ``WeightMeanRule().applies(fan_in=576, first=False)`` is True;
     ``AUTHORS_CODE_RULE.applies(fan_in=27, first=False)`` is False.
@@ -69,25 +76,36 @@ class WeightMeanRule:
 
     min_fan_in: int = 1
     classifier: bool = True
+    dense: bool = True
+    first: bool = False
 
     def __post_init__(self):
-        if isinstance(self.min_fan_in, bool) or int(self.min_fan_in) != self.min_fan_in \
-                or self.min_fan_in < 1:
+        if isinstance(self.min_fan_in, bool) or not isinstance(self.min_fan_in, (int, float)) \
+                or int(self.min_fan_in) != self.min_fan_in or self.min_fan_in < 1:
             raise KernelnormInputError("--wm-min-fan-in", f"must be an integer >= 1, got "
                                        f"{self.min_fan_in!r}")
 
     def applies(self, *, fan_in: int, first: bool, classifier: bool = False,
-                depthwise: bool = False) -> bool:
-        if first or depthwise or fan_in <= self.min_fan_in:
+                depthwise: bool = False, dense: bool = False) -> bool:
+        """``dense``: the layer is a hidden dense layer (not the classifier, not a conv)."""
+        if (first and not self.first) or depthwise or fan_in <= self.min_fan_in:
             return False
-        return self.classifier or not classifier
+        if classifier:
+            return self.classifier
+        return self.dense or not dense
 
 
 #: MimicNorm §4 as written: every hidden layer, depthwise convolutions skipped.
 PAPER_RULE = WeightMeanRule()
-#: The authors' CIFAR code: conv kernels with fan-in > 50 only, not the classifier.
-AUTHORS_CODE_RULE = WeightMeanRule(min_fan_in=50, classifier=False)
-WEIGHT_MEAN_RULES = {"paper": PAPER_RULE, "authors-code": AUTHORS_CODE_RULE}
+#: The authors' CIFAR code (``meanweigh``): conv kernels with fan-in > 50 only (fan-in counts
+#: ``in/groups x kh x kw``, so depthwise 3x3 kernels, fan-in 9, are skipped), never a linear layer.
+AUTHORS_CODE_RULE = WeightMeanRule(min_fan_in=50, classifier=False, dense=False)
+#: The authors' ImageNet code: every convolution with ``groups == 1``, the stem included, never a
+#: linear layer.
+AUTHORS_IMAGENET_RULE = WeightMeanRule(min_fan_in=1, classifier=False, dense=False, first=True)
+WEIGHT_MEAN_RULES = {"paper": PAPER_RULE, "authors-code": AUTHORS_CODE_RULE,
+                     "authors-imagenet": AUTHORS_IMAGENET_RULE}
+ZMG_FORMS = ("paper", "authors")
 
 
 @dataclass(frozen=True)
@@ -101,12 +119,20 @@ class Scheme:
         weights: weight transform, one of :data:`WEIGHT_TRANSFORMS`.
         normaliser: one of :data:`NORMALISERS`; ``groups``: groups of ``group``.
         proxy: proxy-normalised activation step (Proxy Norm Eq. 7) with ``proxy_eps`` and
-            ``proxy_quantiles`` Gaussian quantiles.
+            ``proxy_quantiles`` Gaussian quantiles; ``proxy_extra``: trainable per-channel
+            ``beta~, gamma~`` of the proxy ``Y ~ N(beta~, (1 + gamma~)^2)`` (Eq. 7, initialised
+            to 0 and weight-decayed, the paper's default; off: ``Y ~ N(0, 1)``, their §A.3.3).
         last_bn: one BN without affine on the logits (MimicNorm §4).
         residual_scalar: trainable residual-branch scalar, ``"paper"`` (``1/sqrt(l)``),
             ``"code"`` (``1.2^k/l``), ``"zero"`` (SkipInit) or ``None``.
-        fixup: Fixup initialisation and scalar multipliers/biases (Zhang et al. 2019).
-        zmg: CZMG factor ``z`` (``None``: no gradient projection).
+        fixup: Fixup (Zhang, Dauphin, Ma 2019, §3): classifier and the last layer of every
+            residual branch initialised to 0, the other branch layers scaled by
+            ``L^(-1/(2m-2))``, a scalar multiplier per branch and scalar biases before every
+            convolution, the classifier and every activation; no per-channel biases.
+        zmg: CZMG factor (``None``: no gradient projection): ``z`` of ``grad - z mean`` in the
+            paper's form, ``M`` of ``grad (1 + M) - M mean`` in the reference code's
+            (``zmg_form``; :func:`kernelnorm.train.zero_mean_gradient_transform`).
+        zmg_form: ``"paper"`` (Mean Shift Rejection §3.3) or ``"authors"`` (their code).
         luma: LUMA loss weight ``lambda`` (``None``: plain L2 decay).
         noise: amplitude ``a`` of multiplicative ``U(1-a, 1+a)`` noise at residual inputs.
         g_init: initial ``e^g`` of the ``czm`` reparameterisation ``W = e^g V``.
@@ -127,10 +153,12 @@ class Scheme:
     proxy: bool = False
     proxy_eps: float = 0.03
     proxy_quantiles: int = 200
+    proxy_extra: bool = False
     last_bn: bool = False
     residual_scalar: str | None = None
     fixup: bool = False
     zmg: float | None = None
+    zmg_form: str = "paper"
     luma: float | None = None
     noise: float = 0.0
     g_init: float = 0.8
@@ -154,8 +182,9 @@ class Scheme:
         _check_number("--groups", self.groups, low=1, integer=True)
         _check_number("--proxy-eps", self.proxy_eps, low=0.0)
         _check_number("--proxy-quantiles", self.proxy_quantiles, low=2, integer=True)
-        if self.zmg is not None:
-            _check_number("--zmg", self.zmg, low=0.0, high=1.0)
+        _check_choice("--zmg-form", "CZMG form", self.zmg_form, ZMG_FORMS)
+        if self.zmg is not None:  # z in [0, 1] (paper), M >= 0 (the authors' code)
+            _check_number("--zmg", self.zmg, low=0.0, high=1.0 if self.zmg_form == "paper" else None)
         if self.luma is not None:
             _check_number("--luma", self.luma, low=0.0)
         _check_number("--noise", self.noise, low=0.0, high=1.0, open_high=True)
@@ -222,12 +251,12 @@ class Scheme:
         return None
 
     def transforms_layer(self, *, fan_in: int, first: bool, classifier: bool = False,
-                         depthwise: bool = False) -> bool:
+                         depthwise: bool = False, dense: bool = False) -> bool:
         """Whether a layer gets the weight transform (:class:`WeightMeanRule`)."""
         if self.weights == "plain":
             return False
         return self.weight_mean_rule.applies(fan_in=fan_in, first=first, classifier=classifier,
-                                             depthwise=depthwise)
+                                             depthwise=depthwise, dense=dense)
 
     def replace(self, **changes) -> "Scheme":
         """A copy with fields replaced; ``None`` values mean "keep" (CLI defaults pass
@@ -313,6 +342,9 @@ SCHEMES: dict[str, Scheme] = {s.name: s for s in (
            aliases=("mimic",)),
     Scheme("skipinit", "SkipInit", "plain layers + residual-branch scalar initialised to 0",
            "De & Smith 2020", residual_scalar="zero"),
+    Scheme("fixup", "Fixup", "no normalisation: zero classifier and last branch layers, other "
+           "branch layers x L^(-1/(2m-2)), branch multipliers and scalar biases",
+           "Zhang, Dauphin, Ma, Fixup Initialization (ICLR 2019), §3", fixup=True),
 )}
 
 _ALIASES = {alias: s.name for s in SCHEMES.values() for alias in (s.name, *s.aliases)}
@@ -360,3 +392,161 @@ def require_engine(scheme: Scheme, engine: str, *, argument: str = "--norm") -> 
             "cannot run in the random conv nets"
         raise KernelnormInputError(argument, f"{scheme.name} {what}: {gap}")
     return scheme
+
+
+# -- recipes: the papers' and their authors' settings as named bundles (``train --preset``) ------
+#
+# A recipe is not a scheme: it names a registered scheme and bundles overrides of that scheme's
+# fields, model options of :func:`kernelnorm.nn.build_network` and :class:`kernelnorm.train.
+# TrainConfig` settings, with per-model exceptions where the authors' code differs between
+# models. Explicit settings always win over the recipe, and the recipe over the built-in
+# defaults (:func:`resolve_run`). Kept here, with the schemes, so that the command line lists
+# them without importing JAX.
+
+#: Built-in defaults of ``kernelnorm train`` (used where neither the command line nor a recipe
+#: sets a value).
+TRAIN_DEFAULTS = {"epochs": 5, "batch_size": 128, "lr": 0.1, "schedule": "mimicnorm-cifar",
+                  "momentum": 0.9, "weight_decay": 5e-4, "augment": False, "rotation": 0.0,
+                  "scalar_lr_factor": 1.0}
+RUN_DEFAULTS = {"norm": "mimicnorm", "model": "resnet20"}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A published protocol.
+
+    Attributes:
+        name, summary, source: what it is and where it comes from.
+        norm: the registered scheme it trains (``--norm`` replaces it; the scheme overrides
+            then do not apply, the model and training settings do).
+        scheme: scheme-field overrides for ``norm`` (e.g. ``weight_mean_rule``).
+        model: model options (``vgg_head``, ``shortcut_scalar``, ``stem``, ``dropout``).
+        train: training settings (:class:`TrainConfig` fields, plus ``augment``: random crop
+            and flip).
+        per_model: ``{pattern: {"scheme"|"model"|"train": {...}}}`` applied on top for models
+            whose name matches the shell-style ``pattern`` (first match wins).
+        default_model: the recipe's model when ``--model`` is not given.
+        data: the data set the protocol is for (informational; ``--data`` chooses).
+    """
+
+    name: str
+    summary: str
+    source: str
+    norm: str
+    scheme: dict = field(default_factory=dict)
+    model: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+    per_model: dict = field(default_factory=dict)
+    default_model: str = "resnet20"
+    data: str = ""
+
+    def settings(self, model: str) -> dict:
+        """``{"scheme", "model", "train"}`` for ``model``: the recipe's, with the first matching
+        per-model exception applied."""
+        out = {"scheme": dict(self.scheme), "model": dict(self.model), "train": dict(self.train)}
+        for pattern, extra in self.per_model.items():
+            if fnmatch.fnmatchcase(model, pattern):
+                for part, values in extra.items():
+                    out[part].update(values)
+                break
+        return out
+
+
+_MN_CODE = "github.com/Kid-key/MimicNorm"
+_CIFAR_TRAIN = {"lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "mimicnorm-cifar",
+                "epochs": 150, "batch_size": 256, "augment": True}
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in (
+    Recipe("mimicnorm-paper", "MimicNorm as the paper writes it: every hidden layer centred, "
+           "Theorem 3 init, branch scalar 1/sqrt(l); CIFAR-100 protocol",
+           f"{_MIMICNORM}, §4-5", "mimicnorm", train=_CIFAR_TRAIN,
+           per_model={"resnet50": {"train": {"batch_size": 128}}}, default_model="resnet18",
+           data="cifar100"),
+    Recipe("mimicnorm-authors", "the authors' CIFAR-100 code: conv kernels with fan-in > 50 "
+           "centred (not linear layers), branch scalar 1.2^k/l, init 2/n (ResNets, ShuffleNet) "
+           "or ~2.8/n (VGG, SqueezeNet: Theorem 3), VGG head 4096-4096 with dropout, 1.2 on "
+           "ShuffleNet's down-sampling branch, crop + flip + 15 degree rotation",
+           f"{_MIMICNORM}, §5; {_MN_CODE} Cifar100/", "mimicnorm",
+           scheme={"weight_mean_rule": "authors-code", "residual_scalar": "code", "init": "he"},
+           model={"vgg_head": "authors", "stem": "cifar"},
+           train={**_CIFAR_TRAIN, "rotation": 15.0},
+           per_model={"vgg*": {"scheme": {"init": "stable"}},
+                      "squeezenet": {"scheme": {"init": "stable", "residual_scalar": "none"}},
+                      "shufflenetv2*": {"model": {"shortcut_scalar": 1.2}},
+                      "resnet50": {"train": {"batch_size": 128}}},
+           default_model="resnet18", data="cifar100"),
+    Recipe("mimicnorm-authors-imagenet", "the authors' ImageNet code: every non-depthwise "
+           "convolution centred (stem included, not linear layers), branch scalar 1.2^k/l, "
+           "1.2 on projection shortcuts, init 2/n, 90 epochs, x0.1 at 30/60/85, wd 1e-4",
+           f"{_MIMICNORM}, §5; {_MN_CODE} ImageNet/", "mimicnorm",
+           scheme={"weight_mean_rule": "authors-imagenet", "residual_scalar": "code",
+                   "init": "he"},
+           model={"vgg_head": "authors", "stem": "imagenet", "shortcut_scalar": 1.2},
+           train={"lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4, "epochs": 90,
+                  "schedule": "mimicnorm-imagenet", "batch_size": 256, "augment": True},
+           per_model={"vgg*": {"scheme": {"init": "stable"}, "model": {"shortcut_scalar": None}}},
+           default_model="resnet50", data="imagenet"),
+    Recipe("msr-resnet110", "CZMIG of Mean Shift Rejection Table 1: ResNet-110, CIFAR-10, LR "
+           "0.4, z = 0.85, noise 0.1, LUMA 5e-4, e^g = 0.8, 200 epochs, x0.1 at 100 and 150",
+           f"{_MSR}, §4", "czmig", scheme={"zmg": 0.85, "zmg_form": "paper", "noise": 0.1, "luma": 5e-4,
+                                  "g_init": 0.8},
+           train={"lr": 0.4, "momentum": 0.9, "schedule": "msr-resnet110", "epochs": 200,
+                  "batch_size": 128, "augment": True},
+           default_model="resnet110", data="cifar10"),
+    Recipe("msr-bn-resnet110", "the batch-norm baseline of Mean Shift Rejection Table 1: "
+           "ResNet-110, LR 0.1, L2 decay 5e-4, same schedule", f"{_MSR}, §4", "bn",
+           train={"lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "msr-resnet110",
+                  "epochs": 200, "batch_size": 128, "augment": True},
+           default_model="resnet110", data="cifar10"),
+    Recipe("fixup-cifar", "Fixup's CIFAR code: LR 0.1, batch 128, 200 epochs, x0.1 at 100 and "
+           "150, wd 1e-4, scalar multipliers and biases at LR/10 (no mixup here)",
+           "Zhang, Dauphin, Ma, Fixup (ICLR 2019), §4.1; github.com/hongyi-zhang/Fixup",
+           "fixup", train={"lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4, "epochs": 200,
+                           "schedule": "fixup-cifar", "batch_size": 128, "augment": True,
+                           "scalar_lr_factor": 0.1},
+           default_model="resnet110", data="cifar10"),
+    Recipe("pn-cifar", "Proxy Norm's CIFAR protocol: pre-activation ResNets, GN+PN with "
+           "trainable beta~, gamma~, 160 epochs, 5 warm-up, decay at 80 and 120",
+           f"{_PN}, Appendix A.1, A.4", "gn+pn",
+           scheme={"proxy_extra": True},
+           train={"lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4, "epochs": 160,
+                  "schedule": "pn-cifar", "batch_size": 128, "augment": True},
+           default_model="preresnet20", data="cifar10"),
+)}
+
+
+def get_recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise KernelnormInputError("--preset", f"unknown preset {name!r} (choose from {', '.join(RECIPES)})")
+    return RECIPES[name]
+
+
+def resolve_run(preset: str | None, *, norm: str | None = None, model: str | None = None,
+                scheme: dict | None = None, model_options: dict | None = None,
+                train: dict | None = None) -> dict:
+    """Settings of one run: explicit values (``None`` = not given) over the recipe ``preset``
+    over the built-in defaults.
+
+    ``scheme`` may hold ``wm_min_fan_in`` and ``wm_classifier``: they replace those fields of
+    the weight-mean rule in force (explicit ``weight_mean_rule``, the recipe's, or the
+    scheme's own). Returns ``{"norm", "model", "scheme", "model_options", "train"}`` where
+    ``train`` has every :data:`TRAIN_DEFAULTS` key.
+
+    Example: ``resolve_run("msr-resnet110", train={"epochs": 20})["train"]["lr"] == 0.4``.
+    """
+    recipe = get_recipe(preset) if preset is not None else None
+    model = model or (recipe.default_model if recipe else RUN_DEFAULTS["model"])
+    norm = norm or (recipe.norm if recipe else RUN_DEFAULTS["norm"])
+    given = lambda d: {k: v for k, v in (d or {}).items() if v is not None}  # noqa: E731
+    base = recipe.settings(model) if recipe else {"scheme": {}, "model": {}, "train": {}}
+    own = get_scheme(norm).name == get_scheme(recipe.norm).name if recipe else False
+    scheme_settings = {**(base["scheme"] if own else {}), **given(scheme)}
+    rule_fields = {"min_fan_in": scheme_settings.pop("wm_min_fan_in", None),
+                   "classifier": scheme_settings.pop("wm_classifier", None)}
+    if any(v is not None for v in rule_fields.values()):
+        rule = scheme_settings.get("weight_mean_rule") or get_scheme(norm).weight_mean_rule
+        rule = WEIGHT_MEAN_RULES[rule] if isinstance(rule, str) else rule
+        scheme_settings["weight_mean_rule"] = dataclasses.replace(rule, **given(rule_fields))
+    return {"norm": norm, "model": model, "scheme": scheme_settings,
+            "model_options": {**base["model"], **given(model_options)},
+            "train": {**TRAIN_DEFAULTS, **base["train"], **given(train)}}

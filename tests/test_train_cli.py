@@ -37,10 +37,14 @@ def test_memory_command_prints_ratios_of_the_peaks_it_reports(capsys):
     assert abs(rows["mimicnorm"]["/plain"] - 1.0) < 0.02
     assert rows["mimicnorm[graph-wm]"]["peak"] > rows["mimicnorm"]["peak"]
     assert main(args) == 0
-    printed = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[3:]}
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[1].split()
+    printed = {line.split()[0]: dict(zip(header, line.split())) for line in lines[3:3 + len(rows)]}
     for name, row in rows.items():
-        assert float(printed[name][-2]) == pytest.approx(row["/plain"], rel=1e-4)
-        assert float(printed[name][-1]) == pytest.approx(row["/bn"], rel=1e-4)
+        assert float(printed[name]["/plain"]) == pytest.approx(row["/plain"], rel=1e-4)
+        assert float(printed[name]["/bn"]) == pytest.approx(row["/bn"], rel=1e-4)
+        assert printed[name]["paper/bn"] == "-"  # MimicNorm has no vgg-small row
+    assert lines[-1] == "(no MimicNorm memory row for this model and input size)"
 
 
 def test_bad_scheme_is_a_one_line_error_exit_2(capsys):
@@ -62,3 +66,18 @@ def test_train_command_reads_cifar_binary_files_with_augmentation(tmp_path, caps
     assert code == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["diverged"] is False and payload["history"][0]["step"] == 40 // 16
+
+
+def test_model_help_lists_every_model_and_the_parser_imports_no_jax(capsys):
+    import subprocess
+    import sys
+
+    from kernelnorm.nn import MODEL_NAMES
+
+    assert main(["train", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    listed = help_text.split("--model MODEL ")[1].split(" (default")[0].split(", ")
+    assert sorted(listed) == sorted(MODEL_NAMES)
+    code = ("import sys; from kernelnorm.cli import build_parser; build_parser(); "
+            "assert not any(m == 'jax' or m.startswith('jax.') for m in sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -6,16 +6,25 @@ Plain pytrees (dicts of arrays) + optax; schemes come from the one registry
 """
 
 from kernelnorm.nn._layers import LayerInfo
+from kernelnorm.nn._lightweight import SHUFFLENET_CHANNELS, SQUEEZENET_FIRES
 from kernelnorm.nn._models import (
     MODEL_NAMES,
     RESNET_LAYOUTS,
+    SHUFFLENETS,
+    VGG_HEADS,
     VGG_LAYOUTS,
     Network,
     build_network,
+)
+from kernelnorm.nn._resnets import (
+    RESNETS,
+    ResNetLayout,
+    fixup_branch_scale,
     residual_scalar_init,
 )
 
 __all__ = [
-    "LayerInfo", "MODEL_NAMES", "Network", "RESNET_LAYOUTS", "VGG_LAYOUTS", "build_network",
-    "residual_scalar_init",
+    "LayerInfo", "MODEL_NAMES", "Network", "RESNETS", "RESNET_LAYOUTS", "ResNetLayout",
+    "SHUFFLENETS", "SHUFFLENET_CHANNELS", "SQUEEZENET_FIRES", "VGG_HEADS", "VGG_LAYOUTS",
+    "build_network", "fixup_branch_scale", "residual_scalar_init",
 ]

@@ -1,13 +1,40 @@
-"""Training of the :mod:`kernelnorm.nn` networks: optax SGD, schedules, metrics, memory."""
+"""Training of the :mod:`kernelnorm.nn` networks: optax SGD, schedules, recipes, metrics, memory."""
 
-from kernelnorm.train._loop import TrainConfig, TrainResult, augment, evaluate, images, make_train_step, train
-from kernelnorm.train._memory import memory_table, train_step_memory
+from kernelnorm.train._loop import (
+    TrainConfig,
+    TrainResult,
+    augment,
+    evaluate,
+    images,
+    make_train_step,
+    rotate,
+    train,
+)
+from kernelnorm.train._memory import (
+    PAPER_MEMORY,
+    PaperMemory,
+    memory_settings,
+    memory_table,
+    paper_memory,
+    train_step_memory,
+)
 from kernelnorm.train._metrics import append_jsonl, read_jsonl
-from kernelnorm.train._optim import luma_loss, make_optimizer, project_weight_mean, zero_mean_gradient_transform
+from kernelnorm.train._optim import (
+    authors_zero_mean_gradient,
+    decay_mask,
+    luma_loss,
+    make_optimizer,
+    project_weight_mean,
+    zero_mean_gradient_transform,
+)
+from kernelnorm._registry import RECIPES, TRAIN_DEFAULTS, Recipe, get_recipe, resolve_run
 from kernelnorm.train._schedules import PRESETS, SchedulePreset, preset_schedule, warmup_multistep
 
 __all__ = [
-    "PRESETS", "SchedulePreset", "TrainConfig", "TrainResult", "append_jsonl", "augment",
-    "evaluate", "images", "luma_loss", "memory_table", "make_optimizer", "make_train_step", "preset_schedule",
-    "project_weight_mean", "read_jsonl", "train", "train_step_memory", "warmup_multistep", "zero_mean_gradient_transform",
+    "PAPER_MEMORY", "PRESETS", "PaperMemory", "RECIPES", "Recipe", "SchedulePreset",
+    "TRAIN_DEFAULTS", "TrainConfig", "TrainResult", "append_jsonl", "augment",
+    "authors_zero_mean_gradient", "decay_mask", "evaluate", "get_recipe", "images", "luma_loss",
+    "make_optimizer", "make_train_step", "memory_settings", "memory_table", "paper_memory", "preset_schedule",
+    "project_weight_mean", "read_jsonl", "resolve_run", "rotate", "train", "train_step_memory",
+    "warmup_multistep", "zero_mean_gradient_transform",
 ]

@@ -33,6 +33,10 @@ class TrainConfig:
     seed: int = 0
     crop_padding: int = 0
     flip: bool = False
+    rotation: float = 0.0
+    milestones: tuple[float, ...] | None = None
+    warmup_epochs: float | None = None
+    scalar_lr_factor: float = 1.0
     dtype: str = "float32"
 
     def __post_init__(self):
@@ -45,6 +49,10 @@ class TrainConfig:
             raise KernelnormInputError("--momentum", f"must lie in [0, 1), got {self.momentum}")
         if self.weight_decay < 0:
             raise KernelnormInputError("--weight-decay", f"must be >= 0, got {self.weight_decay}")
+        if not 0 <= self.rotation <= 180:
+            raise KernelnormInputError("--rotate", f"must lie in [0, 180] degrees, got {self.rotation}")
+        if not (self.scalar_lr_factor > 0 and math.isfinite(self.scalar_lr_factor)):
+            raise KernelnormInputError("--scalar-lr-factor", f"must be > 0, got {self.scalar_lr_factor}")
 
 
 @dataclass
@@ -76,10 +84,13 @@ def images(dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return (x - mean) / std, np.asarray(dataset.y), (x_test - mean) / std, np.asarray(dataset.y_test)
 
 
-def augment(key, x, *, padding: int, flip: bool):
-    """Random crop after zero padding by ``padding`` and random horizontal flip (NHWC)."""
+def augment(key, x, *, padding: int, flip: bool, rotation: float = 0.0):
+    """Random crop after zero padding by ``padding``, random horizontal flip, then a random
+    rotation by an angle uniform in ``[-rotation, rotation]`` degrees (NHWC; the order and the
+    nearest-neighbour rotation of the MimicNorm authors' ``RandomCrop, RandomHorizontalFlip,
+    RandomRotation(15)``; uncovered corners are 0, the training mean after standardisation)."""
     n, h, w, _ = x.shape
-    key_crop, key_flip = jax.random.split(key)
+    key_crop, key_flip, key_rotate = jax.random.split(key, 3)
     if padding > 0:
         padded = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
         offsets = jax.random.randint(key_crop, (n, 2), 0, 2 * padding + 1)
@@ -88,10 +99,31 @@ def augment(key, x, *, padding: int, flip: bool):
     if flip:
         mirror = jax.random.bernoulli(key_flip, 0.5, (n, 1, 1, 1))
         x = jnp.where(mirror, x[:, :, ::-1], x)
+    if rotation > 0:
+        angles = jax.random.uniform(key_rotate, (n,), x.dtype, -rotation, rotation)
+        x = jax.vmap(rotate)(x, angles)
     return x
 
 
-def make_train_step(network, optimizer, params, *, crop_padding: int = 0, flip: bool = False):
+def rotate(image, degrees):
+    """``image`` (H, W, C) rotated by ``degrees`` about its centre, nearest neighbour, zero fill:
+    output pixel ``p`` reads input pixel ``R(-degrees)(p - c) + c``."""
+    from jax.scipy.ndimage import map_coordinates
+
+    h, w, _ = image.shape
+    theta = jnp.deg2rad(degrees)
+    rows, cols = jnp.meshgrid(jnp.arange(h, dtype=image.dtype), jnp.arange(w, dtype=image.dtype),
+                              indexing="ij")
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    dy, dx = rows - cy, cols - cx
+    src_r = jnp.cos(theta) * dy - jnp.sin(theta) * dx + cy
+    src_c = jnp.sin(theta) * dy + jnp.cos(theta) * dx + cx
+    channel = lambda c: map_coordinates(c, [src_r, src_c], order=0, mode="constant", cval=0.0)  # noqa: E731
+    return jax.vmap(channel, in_axes=-1, out_axes=-1)(image)
+
+
+def make_train_step(network, optimizer, params, *, crop_padding: int = 0, flip: bool = False,
+                    rotation: float = 0.0):
     """``step(params, state, opt_state, x, y, key) -> (params, state, opt_state, loss, accuracy)``
     (not jitted; ``loss`` is the cross-entropy, without the LUMA term)."""
     scheme = network.scheme
@@ -105,8 +137,8 @@ def make_train_step(network, optimizer, params, *, crop_padding: int = 0, flip: 
 
     def step(p, state, opt_state, x, y, key):
         key_aug, key_net = jax.random.split(key)
-        if crop_padding or flip:
-            x = augment(key_aug, x, padding=crop_padding, flip=flip)
+        if crop_padding or flip or rotation:
+            x = augment(key_aug, x, padding=crop_padding, flip=flip, rotation=rotation)
         grads, (state, ce, acc) = jax.grad(loss_fn, has_aux=True)(p, state, x, y, key_net)
         updates, opt_state = optimizer.update(grads, opt_state, p)
         return optax.apply_updates(p, updates), state, opt_state, ce, acc
@@ -155,12 +187,15 @@ def train(network, data, config: TrainConfig = TrainConfig(), *, metrics_path: s
     params, state = network.init(jax.random.fold_in(root, 0), dtype=dtype)
     batch = min(config.batch_size, len(x))
     steps_per_epoch = len(x) // batch
-    schedule = preset_schedule(config.schedule, config.lr, steps_per_epoch, config.epochs)
+    schedule = preset_schedule(config.schedule, config.lr, steps_per_epoch, config.epochs,
+                               milestones=config.milestones, warmup_epochs=config.warmup_epochs)
     optimizer = make_optimizer(network, params, schedule, momentum=config.momentum,
-                               weight_decay=config.weight_decay)
+                               weight_decay=config.weight_decay,
+                               scalar_lr_factor=config.scalar_lr_factor)
     opt_state = optimizer.init(params)
     step = jax.jit(make_train_step(network, optimizer, params, crop_padding=config.crop_padding,
-                                   flip=config.flip), donate_argnums=(0, 1, 2))
+                                   flip=config.flip, rotation=config.rotation),
+                   donate_argnums=(0, 1, 2))
     info = dict(run_info or {})
     result = TrainResult([], params, state)
     started = time.perf_counter()
