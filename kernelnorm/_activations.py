@@ -44,8 +44,6 @@ Array = np.ndarray
 KERNEL_RTOL = 1e-10
 #: Stated accuracy: absolute part, in units of the kernel's Cauchy-Schwarz scale.
 KERNEL_ATOL = 1e-14
-#: Kept for callers of the fixed Gauss-Hermite era: the stated relative accuracy.
-QUADRATURE_TOLERANCE = KERNEL_RTOL
 #: Unused by the adaptive rule; kept so that ``Activation(..., quadrature_order=n)`` still works.
 DEFAULT_QUADRATURE_ORDER = 96
 
@@ -127,13 +125,18 @@ def _angle_complement(q1, q2, c, det):
 
 def _x_minus_arctan(r):
     """``r - arctan(r)`` for ``r >= 0`` without cancellation (series below 1/2)."""
-    r = np.asarray(r, dtype=np.float64)
-    r2 = np.minimum(r, 0.5) ** 2
-    series = np.zeros_like(r)
-    for k in range(39, -1, -1):  # r^3 sum_k (-1)^k r^(2k) / (2k + 3); 0.5^80 < 1e-24
-        series = (-1.0) ** k / (2 * k + 3) + series * r2
-    direct = r - np.arctan(np.where(r < 0.5, 1.0, r))
-    return np.where(r < 0.5, r * r2 * series, direct)
+    shape = np.shape(r)
+    r = np.atleast_1d(np.asarray(r, dtype=np.float64))
+    small = r < 0.5
+    out = r - np.arctan(r)
+    if np.any(small):
+        x = r[small]
+        x2 = x * x
+        series = np.zeros_like(x)
+        for k in range(39, -1, -1):  # x^3 sum_k (-1)^k x^(2k) / (2k + 3); 0.5^80 < 1e-24
+            series = (-1.0) ** k / (2 * k + 3) + series * x2
+        out[small] = x * x2 * series
+    return out.reshape(shape)
 
 
 def relu_dual(rho):

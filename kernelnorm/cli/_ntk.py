@@ -58,10 +58,11 @@ def _ntk(args):
     name, x = _inputs(args)
     report = ntk_condition(scheme, x, args.depth, method=args.method)
     payload = report.as_dict() | {"data": name, "description": describe_scheme(scheme)}
-    bound = (f", interpolation error <= {report.relative_error_bound:.2g} max|Theta|"
-             if report.method == "grid" else "")
+    bound = (f"|Theta - Theta_exact| <= {report.error_bound:.2g} "
+             f"({report.relative_error_bound:.2g} max|Theta|)" if not report.bound_note
+             else f"error not bounded: {report.bound_note}")
     text = (f"NTK of {describe_scheme(scheme)} at depth {report.depth} on {name} (m = {report.m}; "
-            f"{report.method} path{bound})\n"
+            f"{report.method} path; {bound})\n"
             f"kappa      = {format_number(report.kappa, 12)}"
             + (f"   (kappa - 1 = {report.kappa - 1:.3g})" if report.kappa < 1.01 else "") + "\n"
             f"lambda_min = {report.lambda_min:.12g}\n"
