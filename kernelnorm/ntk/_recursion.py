@@ -153,8 +153,8 @@ class _ErrorTracker:
     kernel_map`` and ``D = derivative_kernel``:
 
     * evaluation error: ``_BLOCK_ULPS`` ulps of each output (plus ``sqrt(q1' q2')`` for ``c'``)
-      and, for activations without closed forms, ``sum_k |F(kernel k + its error) - F|`` over
-      the activation kernels ``k`` (their quadrature error bounds, through the block);
+      and ``sum_k |F(kernel k + its error) - F|`` over the activation kernels ``k`` (their own
+      error bounds: rounding of a closed form, the quadrature estimate; through the block);
     * propagated error: ``F`` and ``D`` re-evaluated at ``theta +- E_theta`` and at
       ``(q1 + E1, q2 +- E2)`` (correlation fixed), the largest change kept;
     * the new angle error from the new correlation's error, ``min(d rho / sin theta,
@@ -167,19 +167,15 @@ class _ErrorTracker:
 
         self.scheme = scheme
         self.same_input = same_input
-        self.quadrature = not scheme.activation_step.closed_form
-        if self.quadrature:
-            self.perturbed = _Perturbed(scheme.activation_step)
-            self.block = copy.copy(scheme)
-            object.__setattr__(self.block, "activation_step", self.perturbed)
+        self.perturbed = _Perturbed(scheme.activation_step)
+        self.block = copy.copy(scheme)
+        object.__setattr__(self.block, "activation_step", self.perturbed)
 
     def _evaluation_error(self, q1, q2, c, values, t_dot):
         """Errors of ``(q1', q2', c')`` and ``T_dot`` from the activation kernels' own bounds."""
         outputs = list(values) + [t_dot]
         error = [_BLOCK_ULPS * _EPS * np.abs(v) for v in outputs]
         error[2] = error[2] + _BLOCK_ULPS * _EPS * np.sqrt(np.abs(values[0] * values[1]))
-        if not self.quadrature:
-            return error
         for kind in ("dual", "mean", "derivative_dual"):
             self.perturbed.shift = kind
             shifted = list(self.block.kernel_map(q1, q2, c)) + [
