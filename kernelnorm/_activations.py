@@ -317,11 +317,24 @@ def _feature_width(scale):
     return 1.0 / np.maximum(scale, 1.0)
 
 
+@lru_cache(maxsize=512)
+def _centred_rule(width: float, h: float):
+    """:func:`_sinh_rule` centred at 0 for one width (scalar kernel calls, e.g. root finding,
+    ask for the same few rules again and again)."""
+    z, w = _sinh_rule(np.zeros(1), np.array([width]), h)
+    z.setflags(write=False)
+    w.setflags(write=False)
+    return z, w
+
+
 def _expect_line(f, g, a, b, h):
     """``E[f(a z) g(b z)]``, ``z ~ N(0, 1)`` (``g = None``: ``E[f(a z)]``). Returns the rule
     value and the integral of the absolute integrand."""
     width = np.minimum(_feature_width(np.abs(a)), _feature_width(np.abs(b)))
-    z, w = _sinh_rule(np.zeros_like(a), width, h)
+    if width.size == 1:
+        z, w = _centred_rule(float(width[0]), h)
+    else:
+        z, w = _sinh_rule(np.zeros_like(a), width, h)
     values = f(a[:, None] * z)
     if g is not None:
         values = values * g(b[:, None] * z)

@@ -9,7 +9,7 @@ from kernelnorm._activations import get_activation
 from kernelnorm._errors import KernelnormInputError
 from kernelnorm._registry import SCHEMES, scheme_names
 from kernelnorm._schemes import Plain, dense
-from kernelnorm._transition import critical_line, summarise
+from kernelnorm._transition import chi_1, critical_line, phase, summarise
 
 #: Bias variances tried, in order, for the plain critical and ordered rows of an activation
 #: that needs a bias (the first two with a critical point reached from normalised inputs).
@@ -77,8 +77,9 @@ def comparison_schemes(activation="relu", *, width=math.inf):
 
 def compare(activation="relu", *, width=math.inf) -> list[dict]:
     """Rows with ``chi_1``, the stable fixed point ``rho*``, its slope, ``xi_c`` and the phase;
-    a row whose analysis does not exist (e.g. the length diverges from normalised inputs)
-    keeps its scheme and parameters, ``None`` elsewhere, and the reason in ``note``."""
+    a row whose analysis does not exist (the length diverges from normalised inputs; no
+    isolated correlation fixed point) keeps what exists (``chi_1`` and the phase where the
+    length converges), ``None`` elsewhere, and the reason in ``note``."""
     rows = []
     for label, block in comparison_schemes(activation, width=width):
         if isinstance(block, str):
@@ -92,8 +93,13 @@ def compare(activation="relu", *, width=math.inf) -> list[dict]:
         try:
             s = summarise(block)
         except KernelnormInputError as err:
-            rows.append(row | {"chi_1": None, "rho*": None, "slope": None, "xi_c": None,
-                               "phase": None, "note": str(err).split(": ", 1)[1]})
+            try:  # chi_1 may exist where the correlation fixed points do not
+                chi = chi_1(block)
+            except KernelnormInputError:
+                chi = None
+            rows.append(row | {"chi_1": chi, "rho*": None, "slope": None, "xi_c": None,
+                               "phase": None if chi is None else phase(chi),
+                               "note": str(err).split(": ", 1)[1]})
             continue
         rows.append(row | {"chi_1": s.chi_1, "rho*": s.rho_star, "slope": s.slope_star,
                            "xi_c": s.xi_c, "phase": s.phase, "note": None})

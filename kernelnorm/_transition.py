@@ -320,16 +320,15 @@ def _classify(scheme, q, rho: float) -> FixedPoint:
 
 
 def _merge_unresolved(roots: list[float], gap_at) -> list[float]:
-    """Neighbouring roots between which ``|T(rho) - rho|`` never exceeds
+    """Neighbouring roots (closer than 1e-3) between which ``|T(rho) - rho|`` never exceeds
     :data:`MAP_RESOLUTION` are one fixed point (at criticality the root at ``rho = 1`` is
     double: rounding would otherwise split it into spurious roots at ``1 - O(1e-8)``); the
     endpoint ``+-1`` is kept when it is one of them."""
     merged: list[float] = []
     for root in sorted(roots):
-        if merged:
+        if merged and root - merged[-1] <= 1e-3:  # farther apart, the gap is resolved
             between = np.linspace(merged[-1], root, 9)[1:-1]
-            if root - merged[-1] <= 1e-9 or np.all(np.abs([gap_at(r) for r in between])
-                                                    <= MAP_RESOLUTION):
+            if root - merged[-1] <= 1e-9 or np.all(np.abs(gap_at(between)) <= MAP_RESOLUTION):
                 if abs(root) == 1.0:
                     merged[-1] = root
                 continue
@@ -358,12 +357,17 @@ def fixed_points(scheme, *, grid: int | None = None, q0: float = 1.0) -> list[Fi
             "(marginal) fixed point and none is isolated")
     rhos = np.linspace(-1.0, 1.0, grid)
     gap = correlation_map(scheme, rhos, q=q) - rhos
-    gap_at = lambda r: float(correlation_map(scheme, r, q=q)) - r  # noqa: E731
+    if np.all(np.abs(gap) <= MAP_RESOLUTION):
+        raise KernelnormInputError(
+            "--activation", f"{scheme.name}, {scheme.activation.name}: the correlation map is "
+            "the identity, T(rho) = rho (a linear network): every correlation is a (marginal) "
+            "fixed point and none is isolated")
+    gap_at = lambda r: correlation_map(scheme, r, q=q) - r  # noqa: E731
     roots: list[float] = []
     for i in np.flatnonzero(np.abs(gap) <= 1e-14):
         roots.append(float(rhos[i]))
     for i in np.flatnonzero(gap[:-1] * gap[1:] < 0):
-        roots.append(bracketed_root(gap_at, rhos[i], rhos[i + 1]))
+        roots.append(bracketed_root(lambda r: float(gap_at(r)), rhos[i], rhos[i + 1]))
     return [_classify(scheme, q, r) for r in _merge_unresolved(roots, gap_at)]
 
 

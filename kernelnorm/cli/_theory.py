@@ -37,6 +37,18 @@ def _add_q0(parser) -> None:
                              "(default: 1, normalised inputs)")
 
 
+def _theory_scheme(args):
+    """:func:`scheme_from_args`, plus the bias check it leaves to the commands: a batch
+    normaliser that only centres (mean-only BN) removes the bias too."""
+    from kernelnorm._errors import KernelnormInputError
+
+    scheme = scheme_from_args(args)
+    if scheme.scheme.batch_coupled and getattr(args, "sigma_b2", None) is not None:
+        raise KernelnormInputError(
+            "--sigma-b2", f"does not apply to {scheme.name}: the batch mean removes the bias")
+    return scheme
+
+
 def _q0(args, scheme) -> float:
     """``--q0`` (default 1); an error naming it where the normaliser fixes the length."""
     from kernelnorm._errors import KernelnormInputError
@@ -54,7 +66,7 @@ def _q0(args, scheme) -> float:
 def _chi1(args):
     from kernelnorm._transition import chi_1, length_fixed_point, phase
 
-    scheme = scheme_from_args(args)
+    scheme = _theory_scheme(args)
     q0 = _q0(args, scheme)
     value = chi_1(scheme, q0=q0)
     q_star = length_fixed_point(scheme, q0=q0).q
@@ -68,7 +80,7 @@ def _map(args):
 
     from kernelnorm._transition import correlation_map, correlation_map_slope
 
-    scheme = scheme_from_args(args)
+    scheme = _theory_scheme(args)
     q0 = _q0(args, scheme)
     rhos = np.asarray(args.rho, dtype=np.float64)
     values = correlation_map(scheme, rhos, q0=q0)
@@ -87,7 +99,7 @@ def _stability(stable: bool, marginal: bool = False) -> str:
 def _fixed_points(args):
     from kernelnorm._transition import summarise
 
-    scheme = scheme_from_args(args)
+    scheme = _theory_scheme(args)
     summary = summarise(scheme, q0=_q0(args, scheme))
     rows = [{"rho*": p.rho, "slope": p.slope, "stability": _stability(p.stable, p.marginal)}
             for p in summary.fixed_points]
@@ -108,7 +120,7 @@ def _fixed_points(args):
 def _stable_init(args):
     from kernelnorm._transition import stable_init
 
-    scheme = scheme_from_args(args)
+    scheme = _theory_scheme(args)
     sigma_w2 = stable_init(scheme)
     width_note = f", width = {format_number(scheme.width)}" if scheme.scheme.weights == "mean" else ""
     payload = {"sigma_w2": sigma_w2, "sigma_w": math.sqrt(sigma_w2), "sigma_b2": scheme.sigma_b2,
@@ -126,6 +138,9 @@ def _critical_line(args):
     from kernelnorm._transition import critical_line
 
     scheme = get_scheme(args.norm)
+    if scheme.batch_coupled and any(b != 0 for b in args.sigma_b2):
+        raise KernelnormInputError(
+            "--sigma-b2", f"does not apply to {scheme.name}: the batch mean removes the bias")
     if args.width is not None and scheme.weights != "mean":
         raise KernelnormInputError("--width", f"is the input width of weight-mean layers; "
                                               f"{scheme.name} has none")
