@@ -24,7 +24,6 @@ import os
 import sys
 
 import mpmath as mp
-import numpy as np
 
 import kernelnorm as kn
 
@@ -35,30 +34,12 @@ Q = [1e-6, 1e-4, 1e-2, 1.0, 1e2, 1e4]
 RHO = [-1.0, -1 + 1e-12, -0.999, -0.9, -0.5, 0.0, 0.3, 0.7, 0.99, 1 - 1e-12, 1.0]
 
 
-def closed_form(name, kind, q1, q2, c):
-    """The library's closed forms, written again in 60-digit mpmath."""
-    with mp.workdps(60):
-        q1, q2, c = mp.mpf(q1), mp.mpf(q2), mp.mpf(c)
-        det = max(q1 * q2 - c * c, mp.mpf(0))
-        if name == "relu":
-            angle = mp.atan2(mp.sqrt(det), -c)
-            return (mp.sqrt(det) + c * angle) / (2 * mp.pi) if kind == "dual" else \
-                angle / (2 * mp.pi)
-        if name == "erf":
-            radicand = (1 + 2 * q1) * (1 + 2 * q2)
-            return 2 / mp.pi * mp.asin(2 * c / mp.sqrt(radicand)) if kind == "dual" else \
-                4 / mp.pi / mp.sqrt(radicand - 4 * c * c)
-        d, p = (1 + q1) * (1 + q2) - c * c, (1 + q1) * (1 + q2)
-        alpha = mp.pi / 2 + mp.asin(c / mp.sqrt(p))
-        if kind == "dual":
-            return c * alpha / (2 * mp.pi) + (q1 * q2 * d + c * c) / (2 * mp.pi * p * mp.sqrt(d))
-        return alpha / (2 * mp.pi) + c * (d * (3 + q1 + q2) + c * c) / (2 * mp.pi * p * d ** 1.5)
-
-
 def exact_and_scale(name, kind, q1, q2, c):
     if name in ("relu", "erf", "gelu"):
-        exact = closed_form(name, kind, q1, q2, c)
-        scale = mp.sqrt(closed_form(name, kind, q1, q1, q1) * closed_form(name, kind, q2, q2, q2))
+        with mp.workdps(60):
+            exact = reference.mp_closed_form(name, kind, q1, q2, c)
+            scale = mp.sqrt(reference.mp_closed_form(name, kind, q1, q1, q1)
+                            * reference.mp_closed_form(name, kind, q2, q2, q2))
         return float(exact), float(scale)
     return reference.reference(name, kind, q1, q2, c)
 

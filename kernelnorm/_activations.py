@@ -360,7 +360,8 @@ def _expect_plane(f, s1, s2, rho, r, h):
     return np.sum(fu * inner * w1, axis=-1), np.sum(np.abs(fu) * inner_abs * w1, axis=-1)
 
 
-def _nodes_per_value(s1, s2, rho, r, h, plane: bool) -> int:
+def _nodes_per_value(s1, s2, h, plane: bool) -> int:
+    """Upper bound on the nodes per value of a block (cuts the work into blocks)."""
     width = _feature_width(np.minimum(s1, s2) if plane else s1)
     per_axis = 2 * (np.arcsinh(2 * _Z_MAX / np.min(width)) / h + 1)
     return int(per_axis ** 2 if plane else per_axis)
@@ -411,7 +412,7 @@ def _quadrature_mean(function, q):
     shape, scale = q.shape, np.sqrt(q).ravel()
     value, error = _adaptive(
         lambda i, h: _expect_line(function, None, scale[i], scale[i], h), scale.size,
-        lambda i, h: _nodes_per_value(scale[i], scale[i], None, None, h, plane=False))
+        lambda i, h: _nodes_per_value(scale[i], scale[i], h, plane=False))
     return value.reshape(shape), error.reshape(shape)
 
 
@@ -434,12 +435,12 @@ def _quadrature_pair(function, q1, q2, c):
         independent = scale[i] == 0
         value[i], error[i] = _adaptive(
             lambda k, h: _line_or_product(function, s1[i][k], b[k], independent[k], h), i.size,
-            lambda k, h: _nodes_per_value(s1[i][k], np.abs(b[k]), None, None, h, plane=False))
+            lambda k, h: _nodes_per_value(s1[i][k], np.abs(b[k]), h, plane=False))
     if not np.all(line):
         i = np.flatnonzero(~line)
         value[i], error[i] = _adaptive(
             lambda k, h: _expect_plane(function, s1[i][k], s2[i][k], rho[i][k], r[i][k], h),
-            i.size, lambda k, h: _nodes_per_value(s1[i][k], s2[i][k], None, None, h, plane=True))
+            i.size, lambda k, h: _nodes_per_value(s1[i][k], s2[i][k], h, plane=True))
     return value.reshape(shape), error.reshape(shape)
 
 

@@ -293,6 +293,8 @@ def chi_1(scheme, *, q0: float = 1.0) -> float:
     ``1 / (2 (phi_hat(1) - phi_hat(0))) = pi / (pi - 1)`` (Theorems 2 and 3).
     """
     scheme, q = _operating_scheme(scheme, q0)
+    if q == ZERO_LENGTH_SCALE and length_fixed_point(scheme, q0=q0).q == 0.0:
+        q = 0.0  # the q -> 0 limit itself: sigma_w2 phi'(0)^2
     return float(scheme.derivative_kernel(q, q, q))
 
 
@@ -483,9 +485,12 @@ def critical_line(scheme, *, q0: float = 1.0) -> float:
         return 1.0 / chi_1(at(1.0), q0=q0)
     unit, bare = at(1.0), dataclasses.replace(scheme, sigma_w2=1.0, sigma_b2=0.0)
     bias = float(length_map(unit, 0.0) - length_map(bare, 0.0))
-    offset = lambda q: q - length_map(bare, q) / unit.derivative_kernel(q, q, q)  # noqa: E731
+    def offset(q):
+        with np.errstate(divide="ignore", invalid="ignore"):  # D(q) = 0: no critical point
+            return q - length_map(bare, q) / unit.derivative_kernel(q, q, q)
+
     scan = offset(Q_SCAN)
-    gap = scan - bias
+    gap = np.where(np.isfinite(scan), scan - bias, np.nan)
     candidates = [0.0] if bias == 0 and float(length_map(bare, 0.0)) == 0.0 else []
     for i in np.flatnonzero(np.sign(gap[1:-1]) * np.sign(gap[2:]) < 0) + 1:
         candidates.append(bracketed_root(lambda q: float(offset(q)) - bias, Q_SCAN[i],
@@ -506,6 +511,8 @@ def critical_line(scheme, *, q0: float = 1.0) -> float:
         raise KernelnormInputError("--sigma-b2", f"{where}: no critical point reached from "
                                    f"q0 = {q0:g}: {'; '.join(unreached)}")
     valid = scan[np.isfinite(scan)]
+    if valid.size == 0:
+        raise KernelnormInputError("--activation", f"{where}: phi' vanishes: no critical point")
     low, high = max(float(valid.min()), 0.0), float(valid.max())
     raise KernelnormInputError(
         "--sigma-b2", f"{where}: no critical point (chi_1 = 1 at a fixed point of the length "

@@ -144,3 +144,23 @@ def mp_line(name, kind, q, sign=1, dps=30):
                         | {s * p for s in (-1, 1) for p in (mp.mpf(1), mp.mpf(8), sd)
                            if p < Z_MAX * sd})
         return mp.quad(lambda x: integrand(x) * mp.npdf(x, 0, sd), points)
+
+
+def mp_closed_form(name, kind, q1, q2, c):
+    """The library's closed forms (ReLU, erf, GELU; dual or derivative dual) in mpmath at the
+    current precision, at the same float inputs: the reference for their rounding."""
+    q1, q2, c = mp.mpf(q1), mp.mpf(q2), mp.mpf(c)
+    det = max(q1 * q2 - c * c, mp.mpf(0))
+    if name == "relu":
+        angle = mp.atan2(mp.sqrt(det), -c)  # pi - arccos(rho)
+        return (mp.sqrt(det) + c * angle) / (2 * mp.pi) if kind == "dual" else angle / (2 * mp.pi)
+    if name == "erf":
+        radicand = (1 + 2 * q1) * (1 + 2 * q2)
+        if kind == "dual":
+            return 2 / mp.pi * mp.asin(2 * c / mp.sqrt(radicand))
+        return 4 / mp.pi / mp.sqrt(radicand - 4 * c * c)
+    d, p = (1 + q1) * (1 + q2) - c * c, (1 + q1) * (1 + q2)
+    alpha = mp.pi / 2 + mp.asin(c / mp.sqrt(p))
+    if kind == "dual":
+        return c * alpha / (2 * mp.pi) + (q1 * q2 * d + c * c) / (2 * mp.pi * p * mp.sqrt(d))
+    return alpha / (2 * mp.pi) + c * (d * (3 + q1 + q2) + c * c) / (2 * mp.pi * p * d ** 1.5)

@@ -39,24 +39,6 @@ def _within(value, exact, scale):
 # -- closed forms against the same formulas in 30-digit arithmetic --------------------------------
 
 
-def _mp_closed_form(name, kind, q1, q2, c):
-    q1, q2, c = mp.mpf(q1), mp.mpf(q2), mp.mpf(c)
-    det = max(q1 * q2 - c * c, mp.mpf(0))
-    if name == "relu":
-        angle = mp.atan2(mp.sqrt(det), -c)  # pi - arccos(rho)
-        return (mp.sqrt(det) + c * angle) / (2 * mp.pi) if kind == "dual" else angle / (2 * mp.pi)
-    if name == "erf":
-        radicand = (1 + 2 * q1) * (1 + 2 * q2)
-        if kind == "dual":
-            return 2 / mp.pi * mp.asin(2 * c / mp.sqrt(radicand))
-        return 4 / mp.pi / mp.sqrt(radicand - 4 * c * c)
-    d, p = (1 + q1) * (1 + q2) - c * c, (1 + q1) * (1 + q2)
-    alpha = mp.pi / 2 + mp.asin(c / mp.sqrt(p))
-    if kind == "dual":
-        return c * alpha / (2 * mp.pi) + (q1 * q2 * d + c * c) / (2 * mp.pi * p * mp.sqrt(d))
-    return alpha / (2 * mp.pi) + c * (d * (3 + q1 + q2) + c * c) / (2 * mp.pi * p * d ** 1.5)
-
-
 @pytest.mark.parametrize("name", ["relu", "erf", "gelu"])
 @pytest.mark.parametrize("kind", ["dual", "derivative_dual"])
 def test_closed_forms_lose_no_digits_anywhere(name, kind):
@@ -71,9 +53,9 @@ def test_closed_forms_lose_no_digits_anywhere(name, kind):
             for rho in RHO + [-1 + 4e-16, 1 - 4e-16]:
                 c = _covariance(q1, q2, rho)
                 value, error = getattr(activation, kind + "_with_error")(q1, q2, c)
-                exact = _mp_closed_form(name, kind, q1, q2, c)
-                scale = math.sqrt(float(_mp_closed_form(name, kind, q1, q1, q1)
-                                        * _mp_closed_form(name, kind, q2, q2, q2)))
+                exact = reference.mp_closed_form(name, kind, q1, q2, c)
+                scale = math.sqrt(float(reference.mp_closed_form(name, kind, q1, q1, q1)
+                                        * reference.mp_closed_form(name, kind, q2, q2, q2)))
                 assert _within(float(value), exact, scale), (q1, q2, rho)
                 assert abs(float(value) - exact) <= float(error) + 1e-300, (q1, q2, rho)
 
@@ -119,7 +101,7 @@ def test_reference_rule_is_accurate():
         for q1, q2, rho in [(1e4, 1e4, 0.3), (1e4, 1e-6, -0.99), (1e-6, 1e-6, 0.5),
                             (1e2, 1.0, 1 - 1e-12), (1.0, 1e4, -1.0), (1e-2, 1e2, 0.0)]:
             c = _covariance(q1, q2, rho)
-            exact = _mp_closed_form("erf", "derivative_dual", q1, q2, c)
+            exact = reference.mp_closed_form("erf", "derivative_dual", q1, q2, c)
             assert float(reference.expect_pair(f, f, q1, q2, c)) == pytest.approx(
                 float(exact), rel=1e-14), (q1, q2, rho)
 
