@@ -166,7 +166,8 @@ def _length_fixed_points(scheme) -> tuple[LengthFixedPoint, ...]:
             return (LengthFixedPoint(q, a, q if q > 0 else 1.0, True, (0.0, math.inf)),)
         return (LengthFixedPoint(0.0, a, 1.0, False, (0.0, 0.0)),) if b == 0 else ()
     gap_at = lambda q: float(length_map(scheme, q)) - q  # noqa: E731
-    values = length_map(scheme, Q_SCAN)
+    with np.errstate(over="ignore", invalid="ignore"):  # a callable may overflow at q = 1e8
+        values = length_map(scheme, Q_SCAN)
     gaps = values - Q_SCAN
     if np.any(np.diff(values) < -1e-12 * np.abs(values[1:])):
         raise KernelnormInputError(
@@ -188,7 +189,8 @@ def _length_fixed_points(scheme) -> tuple[LengthFixedPoint, ...]:
         low = edges[k] if attracts_below else q
         high = edges[k + 2] if attracts_above else q
         operating = q if q > 0 else ZERO_LENGTH_SCALE
-        points.append(LengthFixedPoint(q, slope, operating, stable, (low, high)))
+        points.append(LengthFixedPoint(float(q), slope, float(operating), stable,
+                                       (float(low), float(high))))
     return tuple(points)
 
 
