@@ -269,10 +269,11 @@ def _unit_derivative_dual(q1, q2, c):
 #     2007; the Gaussian confines the useful strip to Im t < pi/4, hence steps ~0.1 for 1e-13);
 #   * nodes are graded geometrically away from the feature, so the Gaussian tails (out to
 #     |z| = 9.5, beyond which phi(z) z^2 < 1e-18) cost only log(1/d) more nodes;
-#   * halving h reuses every node (nested rules), and the three last rules give an
-#     a-posteriori error estimate: e1 = |T_h - T_2h|, e2 = |T_2h - T_4h|, error(T_h) <~ e1^2/e2
-#     while the rule converges geometrically (e1 < e2 / 10), else 2 max(e1, e2) (algebraic
-#     convergence at a kink or jump of a user callable: then the estimate is what it reports). The step is halved per kernel value
+#   * the rules for h, 2h, 4h are nested (each level is re-evaluated in full, a third more work
+#     than adding midpoints), and the last three give an a-posteriori error estimate:
+#     e1 = |T_h - T_2h|, e2 = |T_2h - T_4h|, error(T_h) <~ e1^2/e2 while the rule converges
+#     geometrically (e1 < e2 / 10), else 2 max(e1, e2) (algebraic convergence at a kink or jump
+#     of a user callable: the estimate then reports it). The step is halved per kernel value
 #     until the estimate is <= 1e-12 |K| + 1e-15 S (100x inside the stated accuracy).
 # Two dimensions: u = sqrt(q1) z1, v = sqrt(q2)(rho z1 + r z2), r = sqrt(1 - rho^2), with the
 # inner integral over the variable of smaller variance. Outer feature at z1 = 0 (phi's, and

@@ -235,9 +235,12 @@ def length_fixed_point(scheme, *, q0: float = 1.0) -> LengthFixedPoint:
 
 
 def _divergence_message(scheme, q0: float, q1: float, points) -> str:
-    listed = "; ".join(
-        f"q = {_flow_label(p.q)} ({'stable, basin [' + _flow_label(p.basin[0]) + ', ' + _flow_label(p.basin[1]) + ')' if p.stable else 'unstable'})"
-        for p in points) or "none"
+    def describe(p):
+        kind = (f"stable, basin [{_flow_label(p.basin[0])}, {_flow_label(p.basin[1])})"
+                if p.stable else "unstable")
+        return f"q = {_flow_label(p.q)} ({kind})"
+
+    listed = "; ".join(describe(p) for p in points) or "none"
     where = (f"{scheme.name}, {scheme.activation.name}, sigma_w2 = {scheme.sigma_w2:.6g}, "
              f"sigma_b2 = {scheme.sigma_b2:.6g}")
     advice = ""
