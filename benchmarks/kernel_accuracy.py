@@ -12,7 +12,7 @@ Grid: q1, q2 in {1e-6, 1e-4, 1e-2, 1, 1e2, 1e4} (both orders), rho in {-1, -1 + 
 Prints, per activation and kernel, the worst relative error ``|K - K_exact| / |K_exact|`` (over
 values with ``|K_exact| >= 1e-4 S``), the worst ``|K - K_exact| / S`` (``S`` the kernel's
 Cauchy-Schwarz scale) and where they occur. Stated accuracy: 1e-10 relative, 1e-14 S.
-Run: PYTHONPATH=. .venv/bin/python benchmarks/kernel_accuracy.py [--quick]
+Run: PYTHONPATH=. .venv/bin/python benchmarks/kernel_accuracy.py [--quick] [--activations ...]
 (the two-dimensional tanh/SiLU references take a few minutes).
 """
 
@@ -47,12 +47,13 @@ def exact_and_scale(name, kind, q1, q2, c):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="q in {1e-6, 1, 1e4} only")
+    parser.add_argument("--activations", nargs="+", default=["relu", "erf", "gelu", "tanh", "silu"])
     args = parser.parse_args()
     qs = [1e-6, 1.0, 1e4] if args.quick else Q
     pairs = [(a, b) for a in qs for b in qs]
     print(f"{'activation':<10} {'kernel':<16} {'max rel. error':>15} {'at (q1, q2, rho)':<28} "
           f"{'max error / S':>14}")
-    for name in ("relu", "erf", "gelu", "tanh", "silu"):
+    for name in args.activations:
         activation = kn.get_activation(name)
         for kind in ("dual", "derivative_dual", "mean"):
             if kind == "mean" and name in ("relu", "erf", "tanh"):
