@@ -44,6 +44,8 @@ SCHEMES = {
     "wm-relu-width8": with_stable_init(WeightMean(width=8)),
     "wm-erf-bias": with_stable_init(WeightMean("erf", sigma_b2=0.1)),
     "plain-erf": Plain("erf", sigma_w2=1.3, sigma_b2=0.05),
+    # GELU's closed form (docs/theory.md §1) against neural-tangents' stax.Gelu, unequal norms
+    "plain-gelu-bias": Plain("gelu", sigma_w2=1.7, sigma_b2=0.1),
 }
 
 

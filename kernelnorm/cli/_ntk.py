@@ -24,6 +24,14 @@ from kernelnorm.cli._common import (
 
 DEFAULT_NORMS = ("plain", "weight-mean", "bn")
 
+#: Conventions at the end of --help (docs/theory.md, Conventions; docs/ntk.md).
+CONVENTIONS = """conventions: NTK parameterisation (W ~ N(0, 1) scaled by sigma_w / sqrt(n_in), bias
+sigma_b b); in the standard parameterisation the NNGP is the same but each layer's weight term
+of the NTK is n_in / sigma_w2 times larger (the bias term 1 / sigma_b2), so kappa can differ.
+Depth counts weight layers (L layers, L - 1 nonlinearities). --data centres every feature over
+the data set and scales rows to K_0(x, x) = 1 unless --raw (sphere:M points already are).
+The stated error bound covers kernel error, rounding and interpolation (docs/ntk.md)."""
+
 
 def _add_data_arguments(parser) -> None:
     from kernelnorm.data import DATASET_SPECS
@@ -32,7 +40,8 @@ def _add_data_arguments(parser) -> None:
     parser.add_argument("--max-points", type=positive_int, default=None,
                         help="use the first M training inputs only (default: all)")
     parser.add_argument("--raw", action="store_true",
-                        help="skip the row normalisation K0(x, x) = 1 (unequal norms -> exact path)")
+                        help="skip the feature centring and the row normalisation K0(x, x) = 1 "
+                             "(unequal norms -> exact path)")
     parser.add_argument("--seed", type=int, default=0, help="data seed (default: %(default)s)")
     parser.add_argument("--method", default="auto", choices=("auto", "grid", "exact"),
                         help="grid (equal norms, fast), exact (m x m recursion) or auto")
@@ -58,10 +67,11 @@ def _ntk(args):
     name, x = _inputs(args)
     report = ntk_condition(scheme, x, args.depth, method=args.method)
     payload = report.as_dict() | {"data": name, "description": describe_scheme(scheme)}
-    bound = (f", interpolation error <= {report.relative_error_bound:.2g} max|Theta|"
-             if report.method == "grid" else "")
+    bound = (f"|Theta - Theta_exact| <= {report.error_bound:.2g} "
+             f"({report.relative_error_bound:.2g} max|Theta|)" if not report.bound_note
+             else f"error not bounded: {report.bound_note}")
     text = (f"NTK of {describe_scheme(scheme)} at depth {report.depth} on {name} (m = {report.m}; "
-            f"{report.method} path{bound})\n"
+            f"{report.method} path; {bound})\n"
             f"kappa      = {format_number(report.kappa, 12)}"
             + (f"   (kappa - 1 = {report.kappa - 1:.3g})" if report.kappa < 1.01 else "") + "\n"
             f"lambda_min = {report.lambda_min:.12g}\n"
@@ -116,14 +126,16 @@ def _depth_list(text: str) -> list[int]:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("ntk", help="condition number kappa of the infinite-width NTK on data")
+    p = subparsers.add_parser("ntk", help="condition number kappa of the infinite-width NTK on data",
+                              epilog=CONVENTIONS)
     add_scheme_arguments(p)
     p.add_argument("--depth", type=positive_int, required=True, help="number of weight layers L")
     _add_data_arguments(p)
     add_json(p)
     p.set_defaults(run=_ntk)
 
-    p = subparsers.add_parser("kappa-depth", help="kappa of the NTK vs depth for several schemes")
+    p = subparsers.add_parser("kappa-depth", help="kappa of the NTK vs depth for several schemes",
+                              epilog=CONVENTIONS)
     add_scheme_arguments(p)
     p.add_argument("--norms", nargs="+", type=norm_type("dense"), default=list(DEFAULT_NORMS),
                    metavar="NORM", help=f"schemes to compare, {norm_help(engine='dense')} "

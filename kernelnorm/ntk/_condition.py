@@ -8,6 +8,7 @@ training inputs: ordered phase (``chi_1 < 1``) ``kappa -> inf`` with depth, crit
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -23,9 +24,13 @@ from kernelnorm.ntk._grid import (
     grid_kernels,
     padded_range,
 )
-from kernelnorm.ntk._recursion import check_depth, exact_gram_kernels
+from kernelnorm.ntk._recursion import check_depth, exact_gram_kernels, input_gram_error
 
 METHODS = ("auto", "grid", "exact")
+
+
+#: Past this relative size the first-order error analysis is no bound: it is not stated.
+UNBOUNDED_RELATIVE_ERROR = 1e-3
 
 
 @dataclass(frozen=True)
@@ -34,8 +39,14 @@ class NTKGram:
 
     Attributes:
         depth: ``L``; method: ``"grid"`` or ``"exact"``; nngp, ntk: ``(m, m)`` float64.
-        error_bound: stated max abs interpolation error of ``ntk`` (0 on the exact path).
+        error_bound: bound on ``max |Theta_L - Theta_L exact|`` over the pairs, the exact
+            ``Theta`` being that of the given float inputs: the activation kernels' own error
+            bounds and every rounding (input Gram included), propagated through the recursion
+            (:func:`kernelnorm.ntk.layer_kernels`), plus, on the grid path, the interpolation
+            error (:mod:`kernelnorm.ntk._grid`). ``inf`` when it cannot be bounded (then
+            ``bound_note`` says why).
         grid_size: angle-grid points (0 on the exact path).
+        bound_note: empty, or why there is no bound.
     """
 
     depth: int
@@ -44,6 +55,19 @@ class NTKGram:
     ntk: np.ndarray
     error_bound: float = 0.0
     grid_size: int = 0
+    bound_note: str = ""
+
+
+def _stated_bound(bound: float, ntk) -> tuple[float, str]:
+    """The bound, or ``inf`` and the reason where the first-order analysis does not hold."""
+    scale = float(np.max(np.abs(ntk)))
+    if not np.isfinite(bound):
+        return math.inf, "the running error bound overflowed"
+    if bound > UNBOUNDED_RELATIVE_ERROR * scale:
+        return math.inf, (f"the first-order error analysis gives {bound / scale:.2g} of "
+                          f"max|Theta|, beyond {UNBOUNDED_RELATIVE_ERROR:g}, where it stops "
+                          "being a bound")
+    return bound, ""
 
 
 @dataclass(frozen=True)
@@ -73,8 +97,10 @@ def ntk_grams(scheme, x, depths, *, method: str = "auto", rtol: float = DEFAULT_
     """``{L: NTKGram}`` for every depth in ``depths`` from one pass of the recursion.
 
     ``method="grid"`` (inputs of equal norm only) recurses on the angle grid and interpolates
-    (:mod:`kernelnorm.ntk._grid`, stated error ``<= rtol * max|Theta|``); ``"exact"`` recurses on
-    the ``m x m`` Gram matrix; ``"auto"`` picks the grid when the norms are equal.
+    (:mod:`kernelnorm.ntk._grid`, interpolation error ``<= rtol * max|Theta|`` beyond the
+    float64 floor); ``"exact"`` recurses on the ``m x m`` Gram matrix; ``"auto"`` picks the
+    grid when the norms are equal. Both state a bound on the error of ``Theta``
+    (:class:`NTKGram`).
     """
     x = check_inputs(x)
     depths = sorted({check_depth(d) for d in np.atleast_1d(depths)})
@@ -85,15 +111,25 @@ def ntk_grams(scheme, x, depths, *, method: str = "auto", rtol: float = DEFAULT_
         raise KernelnormInputError("--method", "the grid path needs inputs of equal norm "
                                    "(normalise the rows or use method='exact')")
     if method == "exact" or not equal:
-        layers = exact_gram_kernels(scheme, x, max(depths), depths=depths)
-        return {d: NTKGram(d, "exact", np.asarray(k.nngp), np.asarray(k.ntk)) for d, k in layers.items()}
+        layers = exact_gram_kernels(scheme, x, max(depths), depths=depths, track_error=True)
+        out = {}
+        for d, k in layers.items():
+            ntk = np.broadcast_to(k.ntk, k.ntk.shape)
+            bound, note = _stated_bound(float(np.max(k.ntk_error)), ntk)
+            out[d] = NTKGram(d, "exact", np.asarray(k.nngp), np.asarray(k.ntk), bound, 0, note)
+        return out
     angles, (lo, hi) = gram_angles(x, q0)
-    splines = grid_kernels(scheme, q0, padded_range(lo, hi), depths, rtol=rtol, grid=grid)
-    return {
-        d: NTKGram(d, "grid", evaluate_on_gram(s.nngp, angles), evaluate_on_gram(s.ntk, angles),
-                   s.ntk.error_bound, s.ntk.size)
-        for d, s in splines.items()
-    }
+    input_error = float(np.max(input_gram_error(x)))
+    splines = grid_kernels(scheme, q0, padded_range(lo, hi), depths, rtol=rtol, grid=grid,
+                           input_error=input_error)
+    out = {}
+    for d, s in splines.items():
+        ntk = evaluate_on_gram(s.ntk, angles)
+        # the data's K_0 rounding entered every node's error bound as an input error
+        bound, note = _stated_bound(s.ntk.error_bound, ntk)
+        out[d] = NTKGram(d, "grid", evaluate_on_gram(s.nngp, angles), ntk, bound, s.ntk.size,
+                         note)
+    return out
 
 
 def ntk_gram(scheme, x, depth: int, **options) -> NTKGram:
@@ -138,6 +174,7 @@ class ConditionReport:
     relative_error_bound: float
     kernel_seconds: float
     eigen_seconds: float
+    bound_note: str = ""
 
     def as_dict(self) -> dict:
         import dataclasses
@@ -167,7 +204,8 @@ def kappa_vs_depth(scheme, x, depths, *, progress=None, **options) -> list[Condi
         rows.append(ConditionReport(
             scheme.name, scheme.activation.name, depth, gram.ntk.shape[0], spec.kappa,
             spec.lambda_min, spec.lambda_max, chi, name, gram.method, gram.error_bound,
-            gram.error_bound / np.max(np.abs(gram.ntk)), kernel_seconds, spec.seconds))
+            gram.error_bound / np.max(np.abs(gram.ntk)), kernel_seconds, spec.seconds,
+            gram.bound_note))
     return rows
 
 
@@ -189,5 +227,6 @@ def kappa_vs_size(scheme, x, depth: int, sizes, **options) -> list[ConditionRepo
         rows.append(ConditionReport(
             scheme.name, scheme.activation.name, gram.depth, m, spec.kappa, spec.lambda_min,
             spec.lambda_max, chi, name, gram.method, gram.error_bound,
-            gram.error_bound / np.max(np.abs(gram.ntk)), kernel_seconds, spec.seconds))
+            gram.error_bound / np.max(np.abs(gram.ntk)), kernel_seconds, spec.seconds,
+            gram.bound_note))
     return rows

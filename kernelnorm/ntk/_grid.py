@@ -11,14 +11,20 @@ Why the angle: arc-cosine kernels (ReLU and every positively homogeneous activat
 (``phi_hat(cos t) = (sin t + (pi - t) cos t) / (2 pi)``), and smooth activations stay smooth in
 ``t``. A not-a-knot cubic spline then has error ``O(h^4)``.
 
-Error bound (stated and tested): the spline on every other node (spacing ``2h``) is compared
-with the exact values on the skipped nodes; for a ``C^4`` function its error ``E_2h`` is ``16x``
-that of the spline on all nodes. The stated bound is ``2 E_2h + L eps max|Theta|``: a safety
-factor ``32`` on the interpolation error, and room for the rounding of ``L`` layers of the
-recursion, which both paths do (at large depth the ``arccos`` of correlations near 1 makes it
-the dominant term). The grid doubles until the bound is ``<= rtol * max|Theta|`` beyond the
-rounding term, or until halving ``h`` stops paying (the node values' own rounding noise). The diagonal
-(``t = 0``) is never interpolated: it is recursed exactly.
+Error bound (stated and tested): ``error_bound = E_interp + E_nodes``.
+
+* ``E_nodes``: the largest bound on the node values' own error, from the running forward error
+  analysis of the recursion (:func:`kernelnorm.ntk.layer_kernels` with ``track_error``): the
+  activation kernels' error bounds, rounding, the input Gram's rounding, all propagated through
+  ``kernel_map``, ``T_dot`` and the NTK recursion. This is the float64 floor (at large depth on
+  the critical line the ``arccos`` sensitivity near ``rho = 1`` makes it dominant).
+* ``E_interp = 2 E_2h``: the spline on every other node (spacing ``2h``) compared with the
+  values on the skipped nodes; for a ``C^4`` function its error is ``16x`` that of the spline
+  on all nodes, so this is a safety factor 32 on the interpolation error.
+
+The grid doubles until ``E_interp <= rtol * max|Theta| + E_nodes``, or until halving ``h``
+stops paying (the node values' own noise). The diagonal (``t = 0``) is never interpolated: it
+is recursed exactly, with ``rho = 1`` kept exactly.
 """
 
 from __future__ import annotations
@@ -28,7 +34,6 @@ from functools import lru_cache
 
 import numpy as np
 
-from kernelnorm._activations import QUADRATURE_TOLERANCE
 from kernelnorm._errors import KernelnormInputError
 from kernelnorm.ntk._recursion import check_depth, layer_kernels
 
@@ -40,6 +45,9 @@ MAX_GRID = 2**16 + 1
 EQUAL_NORM_TOLERANCE = 1e-10
 
 
+_EPS = float(np.finfo(np.float64).eps)
+
+
 @dataclass(frozen=True)
 class AngleSpline:
     """Piecewise cubic ``f(t) = sum_k c[k, i] (t - t_i)^(3-k)`` on ``t_i = lo + i h``.
@@ -47,9 +55,12 @@ class AngleSpline:
     Attributes:
         lo, h: first node and spacing; ``coefficients``: ``(4, G - 1)`` (scipy's ``c``).
         diagonal: exact value at ``t = 0`` of the same-input pair (``K(x, x)``).
-        error_bound: stated max error of the interpolant on ``[lo, lo + (G-1) h]``: the
-            measured error of the half-resolution spline plus :func:`rounding_allowance`.
+        error_bound: bound on ``|f - f_exact|`` on ``[lo, lo + (G-1) h]`` and at the diagonal:
+            ``interpolation_error + propagated_error``.
         scale: ``max |f|`` over the nodes and the diagonal.
+        interpolation_error: ``2 E_2h`` (module docstring).
+        propagated_error: the largest error bound of the node values (and the diagonal) from
+            the recursion's running error analysis, plus the spline evaluation's rounding.
     """
 
     lo: float
@@ -58,6 +69,8 @@ class AngleSpline:
     diagonal: float
     error_bound: float
     scale: float
+    interpolation_error: float = 0.0
+    propagated_error: float = 0.0
 
     @property
     def size(self) -> int:
@@ -79,97 +92,98 @@ def padded_range(lo: float, hi: float) -> tuple[float, float]:
     return max(0.0, lo - pad), min(np.pi, hi + pad)
 
 
-def _recurse_on_angles(scheme, q0: float, angles: np.ndarray, depths) -> dict:
-    """``{L: (nngp, ntk)}``: the exact recursion on the nodes plus the diagonal (last entry)."""
+def _recurse_on_angles(scheme, q0: float, angles: np.ndarray, depths, input_error) -> dict:
+    """``{L: (nngp, ntk, nngp_error, ntk_error)}``: the recursion with its running error bound
+    on the nodes plus the diagonal (last entry)."""
     rho = np.append(np.cos(angles), 1.0)
+    same = np.zeros(rho.shape, dtype=bool)
+    same[-1] = True
+    k0 = q0 * rho
     values = {}
-    for layer in layer_kernels(scheme, q0, q0, q0 * rho, max(depths)):
+    for layer in layer_kernels(scheme, q0, q0, k0, max(depths), track_error=True,
+                               input_error=input_error + 2 * _EPS * np.abs(k0),
+                               same_input=same):
         if layer.depth in depths:
-            values[layer.depth] = (np.broadcast_to(layer.nngp, rho.shape).copy(),
-                                   np.broadcast_to(layer.ntk, rho.shape).copy())
+            values[layer.depth] = tuple(np.broadcast_to(a, rho.shape).copy() for a in (
+                layer.nngp, layer.ntk, layer.nngp_error, layer.ntk_error))
     return values
 
 
-def _refine(scheme, q0: float, angles: np.ndarray, values: dict, depths):
+def _refine(scheme, q0: float, angles: np.ndarray, values: dict, depths, input_error):
     """Halve the spacing: every node is independent through the recursion, so only the new
     midpoints are recursed; the old nodes (and the diagonal) are kept."""
     middle = 0.5 * (angles[:-1] + angles[1:])
-    new = _recurse_on_angles(scheme, q0, middle, depths)
+    new = _recurse_on_angles(scheme, q0, middle, depths, input_error)
     fine = np.empty(2 * len(angles) - 1)
     fine[::2], fine[1::2] = angles, middle
     refined = {}
-    for depth, old_pair in values.items():
-        pair = []
-        for old, mid in zip(old_pair, new[depth]):
+    for depth, old_arrays in values.items():
+        arrays = []
+        for old, mid in zip(old_arrays, new[depth]):
             merged = np.empty(len(fine) + 1)
             merged[:-1:2], merged[1:-1:2], merged[-1] = old[:-1], mid[:-1], old[-1]
-            pair.append(merged)
-        refined[depth] = tuple(pair)
+            arrays.append(merged)
+        refined[depth] = tuple(arrays)
     return fine, refined
 
 
-def rounding_allowance(depth: int, scale: float) -> float:
-    """``L * eps * scale``: the floating-point error of ``L`` layers of the recursion itself.
-
-    Both paths round; at depth ``L`` their node values may differ by about this much even
-    with a perfect interpolant, so it is part of the stated bound.
-    """
-    return depth * np.finfo(np.float64).eps * scale
-
-
-def _spline(angles, values, diagonal, depth: int) -> AngleSpline:
+def _spline(angles, values, errors) -> AngleSpline:
+    """Spline through ``values[:-1]`` (the nodes), ``values[-1]`` the exact diagonal."""
     from scipy.interpolate import CubicSpline
 
-    fine = CubicSpline(angles, values)
-    coarse = CubicSpline(angles[::2], values[::2])
-    error = 2.0 * float(np.max(np.abs(coarse(angles[1::2]) - values[1::2])))
-    scale = max(abs(float(diagonal)), float(np.max(np.abs(values))))
+    nodes, diagonal = values[:-1], float(values[-1])
+    fine = CubicSpline(angles, nodes)
+    coarse = CubicSpline(angles[::2], nodes[::2])
+    interpolation = 2.0 * float(np.max(np.abs(coarse(angles[1::2]) - nodes[1::2])))
+    scale = max(abs(diagonal), float(np.max(np.abs(nodes))))
+    propagated = float(np.max(errors)) + 8 * _EPS * scale  # + the cubic's evaluation
     h = float(angles[1] - angles[0])
-    return AngleSpline(float(angles[0]), h, np.ascontiguousarray(fine.c), float(diagonal),
-                       error + rounding_allowance(depth, scale), scale)
+    return AngleSpline(float(angles[0]), h, np.ascontiguousarray(fine.c), diagonal,
+                       interpolation + propagated, scale, interpolation, propagated)
 
 
 def grid_kernels(scheme, q0: float, t_range, depths, *, rtol: float = DEFAULT_RTOL,
-                 grid: int | None = None) -> dict[int, GridKernels]:
+                 grid: int | None = None, input_error: float = 0.0) -> dict[int, GridKernels]:
     """NNGP/NTK splines on ``t in t_range`` for every depth in ``depths``.
 
     With ``grid=None`` the grid size doubles from :data:`MIN_GRID` (recursing only the new
-    midpoints) until every stated bound is ``<= rtol * max|value|`` (``rtol`` is raised to the
-    quadrature tolerance for activations without closed-form kernels) or the noise floor is
-    reached; past :data:`MAX_GRID` a :class:`KernelnormInputError` tells the caller to use the
-    exact path. ``grid`` fixes the size (an odd number ``>= 5``).
+    midpoints) until every spline's interpolation error is ``<= rtol * max|value|`` beyond its
+    nodes' own propagated error, or the noise floor is reached; past :data:`MAX_GRID` a
+    :class:`KernelnormInputError` tells the caller to use the exact path. ``grid`` fixes the
+    size (an odd number ``>= 5``). ``input_error`` bounds the rounding of the data's ``K_0``
+    (:func:`kernelnorm.ntk.input_gram_error`).
     """
     depths = sorted({check_depth(d) for d in np.atleast_1d(depths)})
-    if not scheme.activation.closed_form:  # the kernels themselves are only this accurate
-        rtol = max(rtol, QUADRATURE_TOLERANCE)
     lo, hi = t_range
     angles = np.linspace(lo, hi, MIN_GRID if grid is None else grid)
-    values = _recurse_on_angles(scheme, q0, angles, depths)
+    values = _recurse_on_angles(scheme, q0, angles, depths, input_error)
     previous = None
     while True:
         result = {}
-        for depth, (nngp, ntk) in values.items():
-            result[depth] = GridKernels(depth, _spline(angles, nngp[:-1], nngp[-1], depth),
-                                        _spline(angles, ntk[:-1], ntk[-1], depth))
+        for depth, (nngp, ntk, nngp_error, ntk_error) in values.items():
+            result[depth] = GridKernels(depth, _spline(angles, nngp, nngp_error),
+                                        _spline(angles, ntk, ntk_error))
         if grid is not None or _accurate(result, rtol) or _at_noise_floor(result, previous):
             return result
         if 2 * len(angles) - 1 > MAX_GRID:
             break
         previous = result
-        angles, values = _refine(scheme, q0, angles, values, depths)
+        angles, values = _refine(scheme, q0, angles, values, depths, input_error)
     raise KernelnormInputError(
         "--method", f"the angle grid did not reach rtol={rtol:g} with {MAX_GRID} points; "
         "use the exact path (method='exact')")
 
 
 def _at_noise_floor(result: dict, previous: dict | None) -> bool:
-    """Halving ``h`` no longer shrinks the error by ``>= 4`` (``O(h^4)`` predicts ``16``): the
-    node values carry the recursion's own rounding noise, which no finer grid removes."""
+    """Halving ``h`` no longer shrinks the interpolation error by ``>= 4`` (``O(h^4)``
+    predicts ``16``): the node values carry the recursion's own rounding noise, which no finer
+    grid removes."""
     if previous is None:
         return False
     for depth, kernels in result.items():
         for name in ("nngp", "ntk"):
-            if getattr(kernels, name).error_bound * 4 < getattr(previous[depth], name).error_bound:
+            now = getattr(kernels, name).interpolation_error
+            if now * 4 < getattr(previous[depth], name).interpolation_error:
                 return False
     return True
 
@@ -177,8 +191,7 @@ def _at_noise_floor(result: dict, previous: dict | None) -> bool:
 def _accurate(result: dict, rtol: float) -> bool:
     for kernels in result.values():
         for spline in (kernels.nngp, kernels.ntk):
-            allowance = rounding_allowance(kernels.depth, spline.scale)
-            if not spline.error_bound <= rtol * spline.scale + allowance:
+            if not spline.interpolation_error <= rtol * spline.scale + spline.propagated_error:
                 return False
     return True
 
