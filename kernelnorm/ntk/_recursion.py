@@ -13,7 +13,8 @@ from typing import Iterator
 
 import numpy as np
 
-from kernelnorm._errors import KernelnormInputError
+from kernelnorm._errors import check_block, check_int
+from kernelnorm._resources import report_progress
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,7 @@ class LayerKernels:
 
 def check_depth(depth) -> int:
     """A network depth: an integer ``L >= 1`` (number of weight layers)."""
-    if isinstance(depth, bool) or not float(depth).is_integer() or depth < 1:
-        raise KernelnormInputError("--depth", f"must be an integer >= 1, got {depth!r}")
-    return int(depth)
+    return check_int("--depth", depth)
 
 
 def layer_kernels(scheme, q0_1, q0_2, k0, depth: int) -> Iterator[LayerKernels]:
@@ -63,6 +62,7 @@ def layer_kernels(scheme, q0_1, q0_2, k0, depth: int) -> Iterator[LayerKernels]:
     ``Theta_2 = K_2 + T_dot K_1 = 2/pi + (1/2) * 0 = 0.6366``.
     """
     depth = check_depth(depth)
+    check_block("scheme", scheme)
     q1, q2, k = (scheme.input_kernel(a) for a in (q0_1, q0_2, k0))
     ntk = k
     yield LayerKernels(1, q1, q2, k, ntk)
@@ -70,6 +70,7 @@ def layer_kernels(scheme, q0_1, q0_2, k0, depth: int) -> Iterator[LayerKernels]:
         t_dot = scheme.derivative_kernel(q1, q2, k)
         q1, q2, k = scheme.kernel_map(q1, q2, k)
         ntk = k + t_dot * ntk
+        report_progress(layer, depth)
         yield LayerKernels(layer, q1, q2, k, ntk)
 
 
