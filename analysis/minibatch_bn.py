@@ -13,16 +13,19 @@ Run: .venv/bin/python analysis/minibatch_bn.py [--batches 4 8 16 32 64 128] [--w
 
 from __future__ import annotations
 
-import argparse
-import math
-import os
+from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one line, exit 130
+
+handle_interrupts()
+
+import math  # noqa: E402
+import os  # noqa: E402
 
 os.environ.setdefault("JAX_ENABLE_X64", "1")
 
 import numpy as np  # noqa: E402
 
-from kernelnorm.io import run_script, write_json  # noqa: E402
-from kernelnorm import BatchNorm, MiniBatchNorm  # noqa: E402
+from kernelnorm.io import ArgumentParser, integer, output_file, run_script, write_json  # noqa: E402
+from kernelnorm import BatchNorm, KernelnormInputError, MiniBatchNorm  # noqa: E402
 from kernelnorm import correlation_map  # noqa: E402
 from kernelnorm.montecarlo import (  # noqa: E402
     independent_pairs,
@@ -35,14 +38,17 @@ LIMIT = math.pi / (math.pi - 1.0)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, nargs="+", default=[4, 8, 16, 32, 64, 128])
-    parser.add_argument("--inputs", type=int, default=128)
-    parser.add_argument("--width", type=int, default=256)
-    parser.add_argument("--depth", type=int, default=12)
-    parser.add_argument("--seeds", type=int, default=8)
-    parser.add_argument("--out", default="results/minibatch_bn.json")
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=integer(2), nargs="+", default=[4, 8, 16, 32, 64, 128])
+    parser.add_argument("--inputs", type=integer(2, 65536), default=128)
+    parser.add_argument("--width", type=integer(2), default=256)
+    parser.add_argument("--depth", type=integer(4), default=12)
+    parser.add_argument("--seeds", type=integer(2), default=8)
+    parser.add_argument("--out", type=output_file(), default="results/minibatch_bn.json")
     args = parser.parse_args(argv)
+    for batch in args.batches:
+        if args.inputs % batch:
+            raise KernelnormInputError("--batches", f"each must divide --inputs {args.inputs}, got {batch}")
     map_rhos = np.array([-0.5, 0.0, 0.5, 0.9])
     pair_rhos = np.tile(map_rhos, args.inputs // 2 // len(map_rhos) + 1)[: args.inputs // 2]
     inputs = independent_pairs(pair_rhos, args.inputs, seed=0)
@@ -79,4 +85,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_script(main))
+    raise SystemExit(run_script(main, rename={"--batch-size": "--batches", "--input-dim": "--inputs"}))

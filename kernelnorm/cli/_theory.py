@@ -16,9 +16,10 @@ from kernelnorm.cli._common import (
     emit,
     format_number,
     format_table,
-    nonnegative_float,
     positive_int,
+    progress,
     scheme_from_args,
+    variance,
     width,
 )
 
@@ -101,11 +102,14 @@ def _compare(args):
     rows = compare(args.activation, width=args.width)
     columns = COMPARE_COLUMNS
     if args.power:  # random conv nets (JAX): collapse share mu_c^2 at --power-depth
+        from kernelnorm._errors import renamed_arguments
         from kernelnorm.power import add_collapse_column, collapse_shares
 
         column = f"mu_c^2@{args.power_depth}"
-        shares = collapse_shares(depth=args.power_depth, width=args.power_width,
-                                 realisations=args.power_realisations, activation=args.activation)
+        with renamed_arguments({f"--{k}": f"--power-{k}" for k in ("depth", "width", "realisations")}):
+            shares = collapse_shares(depth=args.power_depth, width=args.power_width,
+                                     realisations=args.power_realisations, activation=args.activation,
+                                     progress=lambda v: progress(v, total=len(v), desc="random conv nets"))
         rows, columns = add_collapse_column(rows, shares, column), COMPARE_COLUMNS + [column]
     emit(args, rows, format_table(rows, columns))
 
@@ -135,7 +139,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("critical-line", help="sigma_w^2 with chi_1 = 1 for given sigma_b^2")
     add_norm_argument(p, engine="dense")
     p.add_argument("--activation", default="relu")
-    p.add_argument("--sigma-b2", type=nonnegative_float, nargs="+", default=[0.0])
+    p.add_argument("--sigma-b2", type=variance, nargs="+", default=[0.0])
     p.add_argument("--width", type=width, default=None,
                    help="input width n of weight-mean layers, or inf (default: inf)")
     add_json(p)
