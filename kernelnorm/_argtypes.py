@@ -25,14 +25,14 @@ MAX_COUNT = 2**31 - 1
 MAX_VARIANCE = 1e150
 
 
-def _typed(name: str, check, note: str = ""):
+def _typed(name: str, check):
     """An argparse type calling ``check(text)``; its ``KernelnormInputError`` becomes argparse's
-    one-line error (the flag is added by argparse), followed by ``note``."""
+    one-line error (the flag is added by argparse)."""
     def parse(text: str):
         try:
             return check(text)
         except KernelnormInputError as err:
-            raise argparse.ArgumentTypeError(err.message + note) from None
+            raise argparse.ArgumentTypeError(err.message) from None
 
     parse.__name__ = name
     return parse
@@ -70,9 +70,18 @@ def integer(low: int | None = 1, high: int | None = MAX_COUNT, *, name: str = "i
 
 def number(low: float | None = None, high: float | None = None, *, open_low: bool = False,
            open_high: bool = False, name: str = "number", note: str = ""):
-    """A finite number in ``[low, high]`` (open ends on request); ``note`` explains a refusal."""
-    return _typed(name, lambda text: check_number("", _to_float(text), low=low, high=high,
-                                                  open_low=open_low, open_high=open_high), note)
+    """A finite number in ``[low, high]`` (open ends on request); ``note`` explains why a value
+    above ``high`` is refused."""
+    def check(text: str) -> float:
+        value = _to_float(text)
+        try:
+            return check_number("", value, low=low, high=high, open_low=open_low, open_high=open_high)
+        except KernelnormInputError as err:
+            if note and high is not None and value >= high:
+                raise KernelnormInputError("", err.message + note) from None
+            raise
+
+    return _typed(name, check)
 
 
 positive_int = integer(1, name="positive_int")

@@ -140,7 +140,8 @@ def available_memory(*, device: bool = False) -> int:
 
 
 def time_limit() -> float:
-    """Seconds of work a single request may take: ``KERNELNORM_MAX_HOURS`` (default 1 h)."""
+    """Seconds of work a single request may take: ``KERNELNORM_MAX_HOURS`` (default 1 h;
+    ``0`` or ``inf``: no limit)."""
     text = os.environ.get("KERNELNORM_MAX_HOURS", "")
     try:
         hours = float(text) if text else DEFAULT_MAX_HOURS

@@ -232,6 +232,8 @@ SPECIAL = [
     Case("analysis/mc_rates.py", ("--out", "{out}", "--parts", "ntk", "--ntk-seeds", HUGE), 2, "--ntk-seeds", "sizes"),
     Case("analysis/minibatch_bn.py", ("--out", "{out}", "--batches", "3"), 2, "--batches", "numbers"),
     Case("analysis/kappa_depth.py", ("--out", "{out}", "--data", "sphere:0"), 2, "--data", "data"),
+    Case("compare", ("--activation", "gelu"), 2, "--activation", "names"),
+    Case("analysis/transition_maps.py", ("--out", "{out}", "--activation", "silu"), 2, "--activation", "names"),
     # extreme but valid: finite answers, exit 0
     Case("critical-line", ("--sigma-b2", "1e150", "0", "1e-300"), 0, None, "numbers"),
     Case("chi1", ("--sigma-w2", "1e150"), 0, None, "numbers"),
@@ -360,6 +362,38 @@ def run_target(target: str, argv: list[str], capsys) -> tuple[int, str, str]:
     return code, out, err
 
 
+_FLAGS: dict[str, set[str]] = {}
+
+
+def known_flags(target: str) -> set[str]:
+    """The options ``target`` accepts (a CLI command's parser, or a script's ``--help``)."""
+    if target not in _FLAGS:
+        if target.endswith(".py"):
+            import contextlib
+            import io
+
+            text = io.StringIO()
+            with contextlib.redirect_stdout(text):
+                saved = sys.argv
+                sys.argv = [target, "--help"]
+                try:
+                    runpy.run_path(str(REPO / target), run_name="__main__")
+                except SystemExit:
+                    pass
+                finally:
+                    sys.argv = saved
+                    from kernelnorm._guard import remove_signal_handlers
+
+                    remove_signal_handlers()
+            _FLAGS[target] = set(re.findall(r"(--[\w-]+)", text.getvalue()))
+        else:
+            from kernelnorm.cli import build_parser
+
+            parser = build_parser()._subparsers._group_actions[0].choices[target]  # noqa: SLF001
+            _FLAGS[target] = set(parser._option_string_actions)  # noqa: SLF001
+    return _FLAGS[target]
+
+
 def check_contract(case: Case, code: int, out: str, err: str) -> None:
     prog = "kernelnorm" if not case.target.endswith(".py") else os.path.basename(case.target)
     assert "Traceback" not in err + out
@@ -371,6 +405,10 @@ def check_contract(case: Case, code: int, out: str, err: str) -> None:
     lines = err.split("\n")
     assert len(lines) == 2 and lines[1] == "", err  # exactly one line
     assert lines[0].startswith(f"{prog}: error: "), err
+    named = re.match(rf"{re.escape(prog)}: error: argument (\S+?): ", lines[0])
+    if named and (case.target in COMMANDS or case.target in SCRIPTS):  # a flag it really has
+        unknown = set(named.group(1).split("/")) - known_flags(case.target)
+        assert not unknown, f"names {unknown}, which {case.target} does not have: {err}"
     if case.names is not None:
         flag = re.escape(case.names)
         assert re.search(rf"argument {flag}:|unrecognized arguments: .*{flag}|"

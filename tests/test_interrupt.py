@@ -2,9 +2,11 @@
 a second or two of the keystroke, with exit code 130, one visible line ``PROG: interrupted``,
 no traceback, and no output file or temporary file left behind.
 
-The child runs as a session leader on a fresh pty (``pty.fork``); writing ``^C`` to the master
-makes the terminal send SIGINT to the child's process group, exactly as a user's keystroke does.
-It is sent once the command is busy (imports done, JAX compiling or computing).
+The child runs as a session leader whose controlling terminal is a fresh pty (``pty.openpty``;
+spawned with ``subprocess``, not ``fork``, which is unsafe once JAX's threads run in the test
+process); writing ``^C`` to the master makes the terminal send SIGINT to the child's process
+group, exactly as a user's keystroke does. It is sent once the command is busy (imports done,
+JAX compiling or computing).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import select
-import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,7 +24,8 @@ import pytest
 pty = pytest.importorskip("pty")
 
 REPO = Path(__file__).resolve().parents[1]
-STARTUP = 2.0  # seconds before ^C: past the imports, while the command works
+READY_CPU = 1.5  # CPU seconds of the child before ^C: past its imports, while it works
+QUICK = {"transition_maps": 0.7}  # ~1 s of work in all: pressed earlier, still past the imports
 ALLOWED = 2.0  # seconds from ^C to exit
 
 COMMANDS = {
@@ -59,34 +62,51 @@ def _read_all(fd: int, until: float) -> bytes:
     return data
 
 
-def interrupt(argv: list[str], cwd: Path) -> tuple[int | None, float, str]:
-    """Run ``python argv`` on a pty, press ^C after :data:`STARTUP` seconds; return the exit
+#: Runs in the new session: opening the pty by name makes it the controlling terminal.
+LAUNCHER = ("import os, sys; fd = os.open(sys.argv[1], os.O_RDWR); [os.dup2(fd, i) for i in (0, 1, 2)]; "
+            "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])")
+
+
+def _ready(pid: int, cpu_needed: float) -> bool:
+    """The child runs the target in the terminal's foreground and has used :data:`READY_CPU`
+    (CPU time, not wall time, so a loaded machine does not make ^C arrive mid-import)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    pgrp, foreground = int(fields[2]), int(fields[5])
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return pgrp == foreground and cpu >= cpu_needed
+
+
+def interrupt(argv: list[str], cwd: Path, cpu_needed: float = READY_CPU) -> tuple[int | None, float, str]:
+    """Run ``python argv`` on a pty, press ^C once it is busy (:func:`_ready`); return the exit
     code (``None`` if it had already ended), the seconds from ^C to exit, and the text seen."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "KERNELNORM_MAX_HOURS": "100"}
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: a session leader whose controlling terminal is the pty
-        os.chdir(cwd)
-        os.execve(sys.executable, [sys.executable, *argv], env)
-    seen = _read_all(fd, time.monotonic() + STARTUP)
-    if os.waitpid(pid, os.WNOHANG)[0]:
-        os.close(fd)
-        return None, 0.0, seen.decode(errors="replace")
-    os.write(fd, b"\x03")
-    pressed = time.monotonic()
-    deadline = pressed + 30
-    status = None
-    while time.monotonic() < deadline:
-        seen += _read_all(fd, time.monotonic() + 0.05)
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-    else:
-        os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-    elapsed = time.monotonic() - pressed
-    seen += _read_all(fd, time.monotonic() + 0.2)
-    os.close(fd)
-    return os.waitstatus_to_exitcode(status), elapsed, seen.decode(errors="replace")
+    master, slave = pty.openpty()
+    child = subprocess.Popen([sys.executable, "-c", LAUNCHER, os.ttyname(slave), *argv], cwd=cwd,
+                             env=env, start_new_session=True, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(slave)
+    try:
+        seen, started = b"", time.monotonic()
+        while child.poll() is None and not _ready(child.pid, cpu_needed) and time.monotonic() < started + 120:
+            seen += _read_all(master, time.monotonic() + 0.05)
+        if child.poll() is not None:
+            return None, 0.0, seen.decode(errors="replace")
+        os.write(master, b"\x03")
+        pressed = time.monotonic()
+        while child.poll() is None and time.monotonic() < pressed + 30:
+            seen += _read_all(master, time.monotonic() + 0.05)
+        elapsed = time.monotonic() - pressed
+        if child.poll() is None:
+            child.kill()
+        code = child.wait()
+        seen += _read_all(master, time.monotonic() + 0.2)
+    finally:
+        os.close(master)
+    return code, elapsed, seen.decode(errors="replace")
 
 
 def visible_lines(text: str) -> list[str]:
@@ -107,7 +127,7 @@ def test_ctrl_c_ends_the_command_at_once_with_one_line(name, tmp_path):
     argv = [a.format(out=out) for a in COMMANDS[name]]
     if argv[0].endswith(".py"):
         argv[0] = str(REPO / argv[0])
-    code, elapsed, seen = interrupt(argv, tmp_path)
+    code, elapsed, seen = interrupt(argv, tmp_path, QUICK.get(name, READY_CPU))
     assert code is not None, f"{name} ended before ^C: {seen[-500:]}"
     prog = "kernelnorm" if argv[0] == "-m" else os.path.basename(argv[0])
     assert "Traceback" not in seen and "Segmentation" not in seen, seen[-2000:]

@@ -98,11 +98,12 @@ def _critical_line(args):
 
 def _compare(args):
     from kernelnorm._compare import COMPARE_COLUMNS, compare
+    from kernelnorm._errors import renamed_arguments
 
-    rows = compare(args.activation, width=args.width)
+    with renamed_arguments({"--sigma-b2": "--activation"}):  # the rows' fixed biases
+        rows = compare(args.activation, width=args.width)
     columns = COMPARE_COLUMNS
     if args.power:  # random conv nets (JAX): collapse share mu_c^2 at --power-depth
-        from kernelnorm._errors import renamed_arguments
         from kernelnorm.power import add_collapse_column, collapse_shares
 
         column = f"mu_c^2@{args.power_depth}"
