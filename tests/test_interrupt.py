@@ -11,11 +11,14 @@ JAX compiling or computing).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import select
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -80,11 +83,14 @@ def _ready(pid: int, cpu_needed: float) -> bool:
     return pgrp == foreground and cpu >= cpu_needed
 
 
-def interrupt(argv: list[str], cwd: Path, cpu_needed: float = READY_CPU) -> tuple[int | None, float, str]:
-    """Run ``python argv`` on a pty, press ^C once it is busy (:func:`_ready`); return the exit
-    code (``None`` if it had already ended), the seconds from ^C to exit, and the text seen."""
+def interrupt(argv: list[str], cwd: Path, cpu_needed: float = READY_CPU,
+              send=lambda child, master: os.write(master, b"\x03")) -> tuple[int | None, float, str]:
+    """Run ``python argv`` on a pty, press ^C (or ``send`` something else) once it is busy
+    (:func:`_ready`); return the exit code (``None`` if it had already ended), the seconds from
+    ^C to exit, and the text seen."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "KERNELNORM_MAX_HOURS": "100"}
     master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # progress bars draw
     child = subprocess.Popen([sys.executable, "-c", LAUNCHER, os.ttyname(slave), *argv], cwd=cwd,
                              env=env, start_new_session=True, stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -95,7 +101,7 @@ def interrupt(argv: list[str], cwd: Path, cpu_needed: float = READY_CPU) -> tupl
             seen += _read_all(master, time.monotonic() + 0.05)
         if child.poll() is not None:
             return None, 0.0, seen.decode(errors="replace")
-        os.write(master, b"\x03")
+        send(child, master)
         pressed = time.monotonic()
         while child.poll() is None and time.monotonic() < pressed + 30:
             seen += _read_all(master, time.monotonic() + 0.05)
@@ -136,3 +142,13 @@ def test_ctrl_c_ends_the_command_at_once_with_one_line(name, tmp_path):
     assert visible_lines(seen) == [f"{prog}: interrupted"], seen[-2000:]
     leftovers = list((tmp_path / "out").iterdir()) if (tmp_path / "out").exists() else []
     assert leftovers == [], leftovers
+
+
+@pytest.mark.slow
+def test_sigterm_ends_the_command_with_143_and_one_line(tmp_path):
+    import signal
+
+    code, elapsed, seen = interrupt(COMMANDS["memory"], tmp_path,
+                                    send=lambda child, master: child.send_signal(signal.SIGTERM))
+    assert code == 143 and elapsed < ALLOWED, seen[-2000:]
+    assert visible_lines(seen) == ["kernelnorm: terminated"], seen[-2000:]
