@@ -19,19 +19,22 @@ Run: .venv/bin/python analysis/decorrelation_depth.py [--widths 64 128 256 512] 
 
 from __future__ import annotations
 
-import argparse
-import math
-import os
+from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one line, exit 130
+
+handle_interrupts()
+
+import math  # noqa: E402
+import os  # noqa: E402
 
 os.environ.setdefault("JAX_ENABLE_X64", "1")
 
 import numpy as np  # noqa: E402
 
-from kernelnorm.io import run_script, write_json  # noqa: E402
+from kernelnorm.io import ArgumentParser, integer, output_file, positive_int, run_script, write_json  # noqa: E402
 from kernelnorm import BatchNorm, Plain, WeightMean  # noqa: E402
 from kernelnorm import correlation_map_slope, with_stable_init  # noqa: E402
 from kernelnorm.data import load_digits, normalise_rows  # noqa: E402
-from kernelnorm.montecarlo import data_pairs, sample_statistics  # noqa: E402
+from kernelnorm.montecarlo import check_sampling, data_pairs, sample_statistics  # noqa: E402
 
 
 def schemes(width):
@@ -40,16 +43,18 @@ def schemes(width):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--widths", type=int, nargs="+", default=[64, 128, 256, 512, 1024])
-    parser.add_argument("--depth", type=int, default=50)
-    parser.add_argument("--seeds", type=int, default=8)
-    parser.add_argument("--inputs", type=int, default=96, help="digits per network (= BN batch)")
-    parser.add_argument("--pairs", type=int, default=200)
-    parser.add_argument("--out", default="results/decorrelation_depth.json")
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--widths", type=integer(2), nargs="+", default=[64, 128, 256, 512, 1024])
+    parser.add_argument("--depth", type=positive_int, default=50)
+    parser.add_argument("--seeds", type=integer(2), default=8)
+    parser.add_argument("--inputs", type=integer(2), default=96, help="digits per network (= BN batch)")
+    parser.add_argument("--pairs", type=positive_int, default=200)
+    parser.add_argument("--out", type=output_file(), default="results/decorrelation_depth.json")
     args = parser.parse_args(argv)
     x = normalise_rows(load_digits().x)[: args.inputs]
     inputs = data_pairs(x, count=args.pairs, seed=0)
+    check_sampling(Plain("relu"), inputs.x, inputs.pairs, seed=0, seeds=args.seeds,  # all widths
+                   width=max(args.widths), depth=args.depth)
     rows = []
     for width in args.widths:
         for name, scheme in schemes(width).items():
@@ -77,4 +82,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_script(main))
+    raise SystemExit(run_script(main, rename={"--width": "--widths", "--data": "--inputs", "count": "--pairs"}))

@@ -11,14 +11,17 @@ Run: .venv/bin/python analysis/kappa_depth.py [--data digits] [--m 500] [--max-d
 
 from __future__ import annotations
 
-import argparse
+from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one line, exit 130
 
-import numpy as np
+handle_interrupts()
 
-from kernelnorm import BatchNorm, Plain, WeightMean, with_stable_init
-from kernelnorm.io import run_script, write_json
-from kernelnorm.data import load_dataset, normalise_rows
-from kernelnorm.ntk import kappa_vs_depth, kappa_vs_size
+
+import numpy as np  # noqa: E402
+
+from kernelnorm import BatchNorm, Plain, WeightMean, with_stable_init  # noqa: E402
+from kernelnorm.io import ArgumentParser, integer, output_file, positive_int, run_script, write_json  # noqa: E402
+from kernelnorm.data import load_dataset, normalise_rows  # noqa: E402
+from kernelnorm.ntk import kappa_vs_depth, kappa_vs_size  # noqa: E402
 
 SCHEMES = {
     "plain (critical)": Plain(),
@@ -33,13 +36,13 @@ def _depths(max_depth: int) -> list[int]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="digits")
-    parser.add_argument("--m", type=int, default=500, help="inputs used for kappa vs depth")
-    parser.add_argument("--max-depth", type=int, default=200)
-    parser.add_argument("--size-depths", type=int, nargs="+", default=[10, 100, 1000])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[25, 50, 100, 200, 400, 800])
-    parser.add_argument("--out", default="results/kappa_depth.json")
+    parser.add_argument("--m", type=positive_int, default=500, help="inputs used for kappa vs depth")
+    parser.add_argument("--max-depth", type=integer(1, 100_000), default=200)
+    parser.add_argument("--size-depths", type=integer(1, 100_000), nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--sizes", type=positive_int, nargs="+", default=[25, 50, 100, 200, 400, 800])
+    parser.add_argument("--out", type=output_file(), default="results/kappa_depth.json")
     args = parser.parse_args(argv)
 
     dataset = load_dataset(args.data)
@@ -73,4 +76,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_script(main))
+    raise SystemExit(run_script(main, rename={"--depth": "--max-depth", "--max-points": "--m"}))

@@ -7,21 +7,24 @@ Run: .venv/bin/python analysis/lemma1_erratum.py [--draws 20000] [--out results/
 
 from __future__ import annotations
 
-import argparse
-import os
+from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one line, exit 130
+
+handle_interrupts()
+
+import os  # noqa: E402
 
 os.environ.setdefault("JAX_ENABLE_X64", "1")
 
-from kernelnorm.io import run_script, write_json  # noqa: E402
+from kernelnorm.io import ArgumentParser, integer, output_file, run_script, write_json  # noqa: E402
 from kernelnorm.montecarlo import lemma1_check  # noqa: E402
 
 CASES = [(4, 256, 0.5), (256, 4, 0.5), (8, 64, 0.3), (64, 8, 0.9), (6, 48, -0.7)]
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--draws", type=int, default=20000)
-    parser.add_argument("--out", default="results/lemma1_erratum.json")
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--draws", type=integer(2), default=20000)
+    parser.add_argument("--out", type=output_file(), default="results/lemma1_erratum.json")
     args = parser.parse_args(argv)
     rows = [lemma1_check(n_in, n_out, rho, draws=args.draws, seed=i).as_dict()
             for i, (n_in, n_out, rho) in enumerate(CASES)]

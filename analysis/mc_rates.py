@@ -15,16 +15,27 @@ Run: .venv/bin/python analysis/mc_rates.py [--parts clt theorem2 ntk]
 
 from __future__ import annotations
 
-import argparse
-import math
-import os
+from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one line, exit 130
+
+handle_interrupts()
+
+import math  # noqa: E402
+import os  # noqa: E402
 
 os.environ.setdefault("JAX_ENABLE_X64", "1")
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kernelnorm.io import read_json, run_script, write_json  # noqa: E402
+from kernelnorm.io import (  # noqa: E402
+    ArgumentParser,
+    integer,
+    output_file,
+    read_json,
+    renamed_arguments,
+    run_script,
+    write_json,
+)
 from kernelnorm import BatchNorm, Plain, WeightMean  # noqa: E402
 from kernelnorm import with_stable_init  # noqa: E402
 from kernelnorm.data import load_digits, normalise_rows  # noqa: E402
@@ -121,14 +132,14 @@ def ntk(widths, seeds, m=16, depth=3):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--widths", type=int, nargs="+", default=[64, 128, 256, 512, 1024])
-    parser.add_argument("--seeds", type=int, default=48)
-    parser.add_argument("--ntk-widths", type=int, nargs="+", default=[64, 256, 1024])
-    parser.add_argument("--ntk-seeds", type=int, default=6)
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--widths", type=integer(2), nargs="+", default=[64, 128, 256, 512, 1024])
+    parser.add_argument("--seeds", type=integer(2), default=48)
+    parser.add_argument("--ntk-widths", type=integer(2), nargs="+", default=[64, 256, 1024])
+    parser.add_argument("--ntk-seeds", type=integer(2), default=6)
     parser.add_argument("--parts", nargs="+", choices=("clt", "theorem2", "ntk"),
                         default=["clt", "theorem2", "ntk"], help="recompute only these parts")
-    parser.add_argument("--out", default="results/mc_rates.json")
+    parser.add_argument("--out", type=output_file(), default="results/mc_rates.json")
     args = parser.parse_args(argv)
     payload = {}
     if os.path.exists(args.out):
@@ -136,11 +147,13 @@ def main(argv=None) -> int:
     parts = {"clt": lambda: clt(args.widths, args.seeds),
              "theorem2": lambda: theorem2(args.widths[:4], 12),
              "ntk": lambda: ntk(args.ntk_widths, args.ntk_seeds)}
+    names = {"ntk": {"--width": "--ntk-widths", "--seeds": "--ntk-seeds"}}
     for part in args.parts:
-        payload[part] = parts[part]()
+        with renamed_arguments(names.get(part, {})):  # the part's sizes, named as typed
+            payload[part] = parts[part]()
     write_json(args.out, payload)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_script(main))
+    raise SystemExit(run_script(main, rename={"--width": "--widths"}))

@@ -19,18 +19,21 @@ Run: .venv/bin/python analysis/minibatch_bn.py [--profile tiny|default|full] [--
 
 from __future__ import annotations
 
-import argparse
-import functools
-import math
-import os
-import time
+from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one line, exit 130
+
+handle_interrupts()
+
+import functools  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import time  # noqa: E402
 
 os.environ.setdefault("JAX_ENABLE_X64", "1")
 
 import numpy as np  # noqa: E402
 
 from kernelnorm import MiniBatchNorm, minibatch_grams, minibatch_theory  # noqa: E402
-from kernelnorm.io import run_script, write_json  # noqa: E402
+from kernelnorm.io import ArgumentParser, output_file, run_script, seed, write_json  # noqa: E402
 from kernelnorm.montecarlo import (  # noqa: E402
     heavy_tail_tolerance,
     independent_pairs,
@@ -154,11 +157,11 @@ def gradient_row(activation, batch, config, seed) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=tuple(PROFILES), default="default")
     parser.add_argument("--activation", default="relu")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="results/minibatch_bn.json")
+    parser.add_argument("--seed", type=seed, default=0)
+    parser.add_argument("--out", type=output_file(), default="results/minibatch_bn.json")
     args = parser.parse_args(argv)
     config = PROFILES[args.profile]
     start = time.perf_counter()

@@ -11,14 +11,17 @@ Run: .venv/bin/python analysis/power_sweep.py [--width 64 --realisations 5 ...]
 
 from __future__ import annotations
 
-import argparse
-import time
+from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one line, exit 130
 
-import numpy as np
+handle_interrupts()
 
-from kernelnorm import scheme_names
-from kernelnorm.io import run_script, write_json
-from kernelnorm.power import (
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from kernelnorm import scheme_names  # noqa: E402
+from kernelnorm.io import ArgumentParser, output_file, positive_int, run_script, seed, write_json  # noqa: E402
+from kernelnorm.power import (  # noqa: E402
     log_rate,
     make_inputs,
     power_profile,
@@ -27,17 +30,17 @@ from kernelnorm.power import (
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--norms", nargs="+", default=list(scheme_names(engine="conv")))
-    parser.add_argument("--depth", type=int, default=50)
-    parser.add_argument("--width", type=int, default=64)
-    parser.add_argument("--realisations", type=int, default=5)
-    parser.add_argument("--resolution", type=int, default=16)
-    parser.add_argument("--inputs", type=int, default=64)
+    parser.add_argument("--depth", type=positive_int, default=50)
+    parser.add_argument("--width", type=positive_int, default=64)
+    parser.add_argument("--realisations", type=positive_int, default=5)
+    parser.add_argument("--resolution", type=positive_int, default=16)
+    parser.add_argument("--inputs", type=positive_int, default=64)
     parser.add_argument("--inputs-from", default="digits")
-    parser.add_argument("--groups", type=int, default=8)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="results/power_sweep.json")
+    parser.add_argument("--groups", type=positive_int, default=8)
+    parser.add_argument("--seed", type=seed, default=0)
+    parser.add_argument("--out", type=output_file(), default="results/power_sweep.json")
     args = parser.parse_args(argv)
 
     inputs = make_inputs(args.inputs_from, args.inputs, args.resolution, seed=args.seed)
@@ -71,4 +74,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_script(main))
+    raise SystemExit(run_script(main, rename={"--norm": "--norms"}))

@@ -7,12 +7,15 @@ Run: .venv/bin/python analysis/transition_maps.py [--activation relu] [--out res
 
 from __future__ import annotations
 
-import argparse
+from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one line, exit 130
 
-import numpy as np
+handle_interrupts()
 
-from kernelnorm import comparison_schemes, correlation_map, correlation_map_slope, summarise
-from kernelnorm.io import run_script, write_json
+
+import numpy as np  # noqa: E402
+
+from kernelnorm import comparison_schemes, correlation_map, correlation_map_slope, summarise  # noqa: E402
+from kernelnorm.io import ArgumentParser, output_file, run_script, write_json  # noqa: E402
 
 
 #: The rows of ``kernelnorm compare`` that MimicNorm Figure 4 draws.
@@ -35,9 +38,9 @@ def transition_maps(activation: str = "relu", grid: int = 401, rows=FIGURE4) -> 
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--activation", default="relu")
-    parser.add_argument("--out", default="results/transition_maps.json")
+    parser.add_argument("--out", type=output_file(), default="results/transition_maps.json")
     args = parser.parse_args(argv)
     write_json(args.out, transition_maps(args.activation))
     print(f"wrote {args.out}")
@@ -45,4 +48,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_script(main))
+    raise SystemExit(run_script(main, rename={"--sigma-b2": "--activation"}))

@@ -6,8 +6,12 @@ Run: .venv/bin/python figures/figure4_transition_maps.py [--data ...] [--out fig
 
 from __future__ import annotations
 
+from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one line, exit 130
 
-import matplotlib
+handle_interrupts()
+
+
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -38,7 +42,8 @@ def draw(data: dict, out: str) -> None:
 
 
 def main(argv=None) -> int:
-    return figure_main(draw, __doc__, data="results/transition_maps.json", out="figures/out/figure4_transition_maps.png", argv=argv)
+    return figure_main(draw, __doc__, data="results/transition_maps.json", out="figures/out/figure4_transition_maps.png", argv=argv,
+                       required=("rho", "schemes", "activation"))
 
 
 if __name__ == "__main__":

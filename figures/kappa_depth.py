@@ -6,9 +6,13 @@ Run: .venv/bin/python figures/kappa_depth.py [--data ...] [--out figures/out/kap
 
 from __future__ import annotations
 
-import math
+from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one line, exit 130
 
-import matplotlib
+handle_interrupts()
+
+import math  # noqa: E402
+
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -44,7 +48,8 @@ def draw(data: dict, out: str) -> None:
 
 
 def main(argv=None) -> int:
-    return figure_main(draw, __doc__, data="results/kappa_depth.json", out="figures/out/kappa_depth.png", argv=argv)
+    return figure_main(draw, __doc__, data="results/kappa_depth.json", out="figures/out/kappa_depth.png", argv=argv,
+                       required=("data", "m", "kappa_vs_depth", "kappa_vs_size"))
 
 
 if __name__ == "__main__":

@@ -9,16 +9,19 @@ Run: .venv/bin/python figures/mc_finite_width.py [--out figures/out/mc_finite_wi
 
 from __future__ import annotations
 
-import argparse
-import math
+from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one line, exit 130
 
-import matplotlib
+handle_interrupts()
+
+import math  # noqa: E402
+
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kernelnorm.io import read_json, run_script, save_figure  # noqa: E402
+from kernelnorm.io import ArgumentParser, data_file_errors, image_file, read_json, run_script, save_figure  # noqa: E402
 
 
 def draw(rates, decor, minibatch, out):
@@ -58,14 +61,18 @@ def draw(rates, decor, minibatch, out):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", default="results/mc_rates.json")
     parser.add_argument("--decorrelation", default="results/decorrelation_depth.json")
     parser.add_argument("--minibatch", default="results/minibatch_bn.json")
-    parser.add_argument("--out", default="figures/out/mc_finite_width.png")
+    parser.add_argument("--out", type=image_file, default="figures/out/mc_finite_width.png")
     args = parser.parse_args(argv)
-    draw(read_json(args.rates, "--rates"), read_json(args.decorrelation, "--decorrelation"),
-         read_json(args.minibatch, "--minibatch"), args.out)
+    rates = read_json(args.rates, "--rates", required=("clt",))
+    decorrelation = read_json(args.decorrelation, "--decorrelation", required=("depth", "rows"))
+    minibatch = read_json(args.minibatch, "--minibatch", required=("width", "rows"))
+    files = f"{args.rates}, {args.decorrelation} or {args.minibatch}"
+    with data_file_errors("--rates/--decorrelation/--minibatch", files):
+        draw(rates, decorrelation, minibatch, args.out)
     return 0
 
 

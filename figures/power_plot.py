@@ -7,25 +7,36 @@ Run: .venv/bin/python figures/power_plot.py [--data ...] [--out figures/out/powe
 
 from __future__ import annotations
 
-import argparse
+from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one line, exit 130
 
-from kernelnorm.io import read_json, run_script
-from kernelnorm.power import draw_power_plot
+handle_interrupts()
+
+
+from kernelnorm.io import (  # noqa: E402
+    ArgumentParser,
+    data_file_errors,
+    image_file,
+    integer,
+    read_json,
+    run_script,
+)
+from kernelnorm.power import draw_power_plot  # noqa: E402
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="results/power_sweep.json")
-    parser.add_argument("--out", default="figures/out/power_plot.png")
-    parser.add_argument("--columns", type=int, default=5)
+    parser.add_argument("--out", type=image_file, default="figures/out/power_plot.png")
+    parser.add_argument("--columns", type=integer(1, 64), default=5)
     args = parser.parse_args(argv)
-    data = read_json(args.data)
-    config = data["config"]
-    title = (f"power of the normalised pre-activations y in random ReLU conv nets "
-             f"({config['inputs']} {config['inputs_from']} inputs at "
-             f"{config['resolution']}x{config['resolution']}; bottom red band = channel-wise "
-             f"collapse)")
-    draw_power_plot(data["profiles"], args.out, title=title, columns=args.columns)
+    data = read_json(args.data, required=("config", "profiles"))
+    with data_file_errors("--data", args.data):
+        config = data["config"]
+        title = (f"power of the normalised pre-activations y in random ReLU conv nets "
+                 f"({config['inputs']} {config['inputs_from']} inputs at "
+                 f"{config['resolution']}x{config['resolution']}; bottom red band = channel-wise "
+                 f"collapse)")
+        draw_power_plot(data["profiles"], args.out, title=title, columns=args.columns)
     print(f"wrote {args.out}")
     return 0
 

@@ -10,6 +10,16 @@ The analytic core imports only numpy and, lazily, scipy; JAX is imported by the 
 NTK, power and training subpackages only.
 """
 
+import os as _os
+import sys as _sys
+
+if _sys.argv[:1] == ["-m"] or _os.path.basename(_sys.argv[0] if _sys.argv else "") == "kernelnorm":
+    # ``python -m kernelnorm`` or the ``kernelnorm`` console script is starting: Ctrl-C during
+    # the imports below is already one line and exit 130 (kernelnorm._guard), not a traceback
+    from kernelnorm._guard import install_signal_handlers as _install_signal_handlers
+
+    _install_signal_handlers("kernelnorm")
+
 from kernelnorm._activations import (
     ACTIVATIONS,
     Activation,

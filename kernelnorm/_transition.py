@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernelnorm._errors import KernelnormInputError, check_correlation, check_nonnegative
+from kernelnorm._errors import (
+    KernelnormInputError,
+    check_block,
+    check_correlation,
+    check_nonnegative,
+    check_number,
+)
 from kernelnorm._minibatch import (
     block_theory,
     finite_batch,
@@ -72,6 +78,7 @@ class FixedPoint:
 def length_map(scheme, q):
     """``q -> q'`` (MimicNorm Eq. 2 on the diagonal): ``sigma_w2 E[phi(sqrt(q) z)^2] + sigma_b2``
     for plain nets, the centred second moment for weight mean, ``1`` for batch norm."""
+    check_block("scheme", scheme)
     q = np.asarray(q, dtype=np.float64)
     return scheme.kernel_map(q, q, q)[0]
 
@@ -265,6 +272,7 @@ def _divergence_message(scheme, q0: float, q1: float, points) -> str:
 def _operating_scheme(scheme, q0: float = 1.0):
     """The scheme and length at which correlations evolve (a diverging homogeneous net
     forgets its bias: ``sigma_b2 / q -> 0``)."""
+    check_block("scheme", scheme)
     fixed = length_fixed_point(scheme, q0=q0)
     if math.isinf(fixed.q) and scheme.activation.homogeneous and scheme.sigma_b2 > 0:
         scheme = dataclasses.replace(scheme, sigma_b2=0.0)
@@ -318,6 +326,8 @@ def chi_1(scheme, *, q0: float = 1.0) -> float:
 def phase(chi: float, *, tolerance: float = PHASE_TOLERANCE) -> str:
     """Xiao, Pennington & Schoenholz (2019), Theorem 1 in MimicNorm: ``ordered`` (chi_1 < 1),
     ``critical`` (chi_1 = 1), ``chaotic`` (chi_1 > 1)."""
+    if chi != math.inf:  # inf is chaotic; NaN and non-numbers are errors
+        chi = check_number("chi", chi)
     if abs(chi - 1.0) <= tolerance:
         return "critical"
     return "ordered" if chi < 1.0 else "chaotic"
@@ -366,6 +376,7 @@ def fixed_points(scheme, *, grid: int | None = None, q0: float = 1.0) -> list[Fi
     sides that exist (e.g. ``rho = 1`` at criticality, where ``xi_c = inf``). BN over
     mini-batches: the symmetric fixed point ``c* = -1/(B - 1)`` of the Gram map.
     """
+    check_block("scheme", scheme)
     if finite_batch(scheme):
         return minibatch_fixed_points(scheme)
     if grid is None:  # quadrature activations cost ~1e4 evaluations per grid point
@@ -434,6 +445,7 @@ def stable_init(scheme) -> float:
     normaliser removes the bias (``sigma_b2`` drops out). Schemes whose normaliser fixes the
     length (BN, LN, GN) have no ``sigma_w2`` to solve for: a one-line error says so.
     """
+    check_block("scheme", scheme)
     if scheme.fixes_length:
         raise KernelnormInputError(
             "--norm", f"{scheme.name} fixes the length q = 1 at every sigma_w2: there is no "
@@ -497,6 +509,7 @@ def critical_line(scheme, *, q0: float = 1.0) -> float:
     Length-fixing normalisers (LN, GN) are solved in closed form
     (:func:`_fixed_length_critical_line`); batch norm has no ``sigma_w`` (a one-line error).
     """
+    check_block("scheme", scheme)
     if not scheme.has_sigma_w:
         raise KernelnormInputError(
             "--norm", f"{scheme.name} has no sigma_w (the scale drops out): chi_1 does not "

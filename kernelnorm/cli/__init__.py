@@ -1,16 +1,17 @@
 """``kernelnorm`` command line. Each ``_*.py`` module here registers its own subcommands.
 
 Scalar commands import numpy/scipy only; commands that need JAX import it inside their handler.
-Bad input -> one line ``kernelnorm: error: argument X: ...`` on stderr and exit code 2.
+Every failure is one line on stderr (``kernelnorm._guard``): bad input ``kernelnorm: error:
+argument X: ...`` and exit 2, an internal numerical failure exit 1, Ctrl-C exit 130.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
 
-from kernelnorm._errors import KernelnormInputError
+from kernelnorm._guard import run_guarded, signals_end_process
+from kernelnorm.io import ArgumentParser
 
 #: Modules that contribute subcommands via ``register(subparsers)``; importing them is cheap.
 COMMAND_MODULES = (
@@ -22,18 +23,14 @@ COMMAND_MODULES = (
 )
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(ArgumentParser):
     """One-line errors (exit 2, no usage dump); long options are never prefix-matched."""
 
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
-
     def error(self, message):
-        self.exit(2, f"kernelnorm: error: {message}\n")
+        self.exit(2, f"kernelnorm: error: {' '.join(message.split())}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> ArgumentParser:
     parser = _Parser(
         prog="kernelnorm",
         description="Kernel theory of normalisation-free training (chi_1, fixed points, NTK, "
@@ -48,25 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # --help, or a parse error already printed on one line
-        return int(exit_.code or 0)
-    try:
-        return int(args.run(args) or 0)
-    except KernelnormInputError as err:
-        print(f"kernelnorm: error: {err}", file=sys.stderr)
-        return 2
-    except (ArithmeticError, RuntimeError) as err:
-        if getattr(args, "debug", False):
-            raise
-        print(f"kernelnorm: error: {type(err).__name__}: {err} (rerun with --debug for details)",
-              file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("kernelnorm: interrupted", file=sys.stderr)
-        return 130
+    with signals_end_process("kernelnorm"):
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exit_:  # --help, or a parse error already printed on one line
+            return int(exit_.code or 0)
+        return run_guarded(lambda: args.run(args), prog="kernelnorm", debug=args.debug)
 
 
 if __name__ == "__main__":

@@ -5,62 +5,31 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from contextlib import contextmanager
 
+from kernelnorm._argtypes import (  # noqa: F401 (re-exported: the commands' argparse types)
+    MAX_COUNT,
+    MAX_VARIANCE,
+    correlation,
+    finite_float,
+    image_file,
+    int_list,
+    integer,
+    level,
+    nonnegative_float,
+    number,
+    output_file,
+    positive_float,
+    positive_int,
+    positive_scale,
+    positive_variance,
+    seed,
+    variance,
+    width,
+)
+from kernelnorm._errors import check_finite_result
+from kernelnorm._resources import reporting_progress, require  # noqa: F401 (re-exported)
 from kernelnorm.io import dumps, format_number, format_table  # noqa: F401 (re-exported)
-
-
-def finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = finite_float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
-    return value
-
-
-def nonnegative_float(text: str) -> float:
-    value = finite_float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
-    return value
-
-
-def correlation(text: str) -> float:
-    value = finite_float(text)
-    if abs(value) > 1:
-        raise argparse.ArgumentTypeError(f"must lie in [-1, 1], got {text!r}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
-    return value
-
-
-def width(text: str) -> float:
-    """An integer layer width >= 2, or ``inf`` for the wide limit."""
-    if text.lower() in ("inf", "infinity"):
-        return math.inf
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 2 or 'inf', got {text!r}") from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be >= 2, got {text!r}")
-    return value
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:
@@ -103,11 +72,11 @@ def add_scheme_arguments(parser: argparse.ArgumentParser, *, default_norm: str =
     parser.add_argument("--activation", default="relu",
                         help="relu, erf, tanh, gelu, silu, identity (default: %(default)s)")
     scale = parser.add_mutually_exclusive_group()
-    scale.add_argument("--sigma-w2", type=positive_float, default=None,
+    scale.add_argument("--sigma-w2", type=positive_variance, default=None,
                        help="weight variance sigma_w^2 (default: the stable init, q* = 1)")
-    scale.add_argument("--sigma-w", type=positive_float, default=None,
+    scale.add_argument("--sigma-w", type=positive_scale, default=None,
                        help="weight scale sigma_w (alternative to --sigma-w2)")
-    parser.add_argument("--sigma-b2", type=nonnegative_float, default=None,
+    parser.add_argument("--sigma-b2", type=variance, default=None,
                         help="bias variance sigma_b^2 (default: 0)")
     parser.add_argument("--width", type=width, default=None,
                         help="input width n of weight-mean layers, or inf (default: inf)")
@@ -169,8 +138,12 @@ def describe_scheme(block) -> str:
             f"sigma_b2={block.sigma_b2:.6g}{extra}")
 
 
-def emit(args, payload, text: str) -> None:
-    """Print JSON when ``--json`` was given, else the human-readable text."""
+def emit(args, payload, text: str, *, allow_nan: bool = False) -> None:
+    """Print JSON when ``--json`` was given, else the human-readable text. A NaN anywhere in
+    ``payload`` is an internal numerical failure (exit 1), never a printed number, unless
+    ``allow_nan`` (a result that reports its own NaN, e.g. a diverged training loss)."""
+    if not allow_nan:
+        check_finite_result("", payload)
     print(dumps(payload) if getattr(args, "json", False) else text)
 
 
@@ -181,3 +154,22 @@ def progress(iterable=None, *, total=None, desc: str = "", disable: bool | None 
     if disable is None:
         disable = not sys.stderr.isatty()
     return tqdm(iterable, total=total, desc=desc, disable=disable, file=sys.stderr, leave=False)
+
+
+@contextmanager
+def layer_progress(desc: str):
+    """A bar for work without a loop to wrap: fed ``(done, total)`` by the library's
+    ``report_progress`` calls (the NTK recursion's layers); a new pass restarts it."""
+    bar = progress(total=1, desc=desc)
+    if bar.disable:
+        with bar:
+            yield
+        return
+
+    def update(done: int, total: int) -> None:
+        if total != bar.total or done < bar.n:
+            bar.reset(total=total)
+        bar.update(done - bar.n)
+
+    with bar, reporting_progress(update):
+        yield

@@ -8,11 +8,13 @@ from kernelnorm.cli._common import (
     correlation,
     emit,
     format_table,
-    nonnegative_float,
-    positive_float,
+    level,
     positive_int,
+    positive_variance,
     progress,
     scheme_from_args,
+    seed,
+    variance,
 )
 
 
@@ -33,18 +35,45 @@ def _precision(args) -> None:
     jax.config.update("jax_enable_x64", not getattr(args, "float32", False))
 
 
+def _check_lengths(args, lengths) -> None:
+    """The finite network squares its pre-activations: predicted lengths ``q_l`` outside
+    ``[1/Q, Q]`` (``Q = 1e150`` in float64, ``1e18`` in float32) overflow or vanish."""
+    import numpy as np
+
+    from kernelnorm._errors import KernelnormInputError
+
+    limit = 1e18 if args.float32 else 1e150
+    top, bottom = float(np.max(lengths)), float(np.min(lengths))
+    if np.isfinite(top) and 1.0 / limit <= bottom and top <= limit:
+        return
+    layer = int(np.argmax(np.any((lengths > limit) | (lengths < 1.0 / limit) | ~np.isfinite(lengths), axis=1))) + 1
+    flag = next((f for f, v in (("--sigma-w2", args.sigma_w2), ("--sigma-b2", args.sigma_b2))
+                 if v is not None), "--depth")
+    what = "overflow" if not np.isfinite(top) or top > limit else "vanish"
+    raise KernelnormInputError(flag, f"the pre-activation lengths q {what} at layer {layer} "
+                                     f"(the network leaves the {'float32' if args.float32 else 'float64'} "
+                                     "range); lower the depth or bring sigma_w2 nearer the stable init")
+
+
 def _run(args):
     _precision(args)
     from kernelnorm._transition import chi_1
-    from kernelnorm.montecarlo import mean_ci, predicted_statistics, sample_statistics
+    from kernelnorm.montecarlo import (
+        check_sampling,
+        mean_ci,
+        predicted_statistics,
+        sample_statistics,
+    )
 
     scheme = scheme_from_args(args, network_width=True)
     inputs = _inputs(args)
-    with progress(total=args.seeds, desc="mc networks") as bar:
-        stats = sample_statistics(scheme, inputs.x, inputs.pairs, seed=args.seed,
-                                  seeds=args.seeds, width=args.width, depth=args.depth,
-                                  engine=args.engine, chunk=args.chunk, progress=bar.update)
+    request = dict(seed=args.seed, seeds=args.seeds, width=args.width, depth=args.depth,
+                   engine=args.engine, chunk=args.chunk)
+    check_sampling(scheme, inputs.x, inputs.pairs, **request)
     lengths, _, correlations = predicted_statistics(scheme, inputs.x, inputs.pairs, args.depth)
+    _check_lengths(args, lengths)
+    with progress(total=args.seeds, desc="mc networks") as bar:
+        stats = sample_statistics(scheme, inputs.x, inputs.pairs, progress=bar.update, **request)
     layers = sorted({1, *range(args.every, args.depth + 1, args.every), args.depth})
     rows, records = [], []
     rho_ci = mean_ci(stats.correlations, level=args.level)
@@ -84,8 +113,9 @@ def _lemma1(args):
     _precision(args)
     from kernelnorm.montecarlo import lemma1_check
 
-    rows = [lemma1_check(args.n_in, args.n_out, rho, draws=args.draws, seed=args.seed,
-                         level=args.level).as_dict() for rho in args.rho]
+    with progress(total=args.draws * len(args.rho), desc="Lemma 1 draws") as bar:
+        rows = [lemma1_check(args.n_in, args.n_out, rho, draws=args.draws, seed=args.seed,
+                             level=args.level, progress=bar.update).as_dict() for rho in args.rho]
     table = [{"rho": r["rho"], "factor": f"{r['factor']['mean']:.4f} +- {r['factor']['ci_half_width']:.4f}",
               "(n_i-1)/n_i": r["main_text_factor"], "(n_o-1)/n_o": r["supplement_factor"],
               "z main": r["z_main_text"], "z suppl.": r["z_supplement"]} for r in rows]
@@ -97,16 +127,16 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("mc", help="Monte-Carlo: finite random nets vs the kernel maps")
     add_norm_argument(p, engine="dense")
     p.add_argument("--activation", default="relu")
-    p.add_argument("--sigma-w2", type=positive_float, default=None,
+    p.add_argument("--sigma-w2", type=positive_variance, default=None,
                    help="weight variance (default: the stable init at this width)")
-    p.add_argument("--sigma-b2", type=nonnegative_float, default=None, help="bias variance (default: 0)")
+    p.add_argument("--sigma-b2", type=variance, default=None, help="bias variance (default: 0)")
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help="mini-batch size of a batch norm (default: the whole input set)")
     p.add_argument("--groups", type=positive_int, default=None, help="groups of gn (default: 8)")
     p.add_argument("--width", type=positive_int, default=512)
     p.add_argument("--depth", type=positive_int, default=10)
     p.add_argument("--seeds", type=positive_int, default=32)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--rho", type=correlation, nargs="+", default=[-0.5, 0.0, 0.5, 0.9],
                    help="input correlations of the tracked pairs")
     p.add_argument("--pairs", choices=("independent", "anchored"), default="independent",
@@ -115,7 +145,7 @@ def register(subparsers) -> None:
     p.add_argument("--engine", choices=("reduced", "weights"), default="reduced")
     p.add_argument("--chunk", type=positive_int, default=8, help="networks per vmap call")
     p.add_argument("--every", type=positive_int, default=5, help="report every k-th layer")
-    p.add_argument("--level", type=positive_float, default=0.95)
+    p.add_argument("--level", type=level, default=0.95, help="confidence level in (0, 1)")
     p.add_argument("--float32", action="store_true", help="float32 instead of float64")
     add_json(p)
     p.set_defaults(run=_run)
@@ -125,7 +155,7 @@ def register(subparsers) -> None:
     p.add_argument("--n-out", type=positive_int, default=256)
     p.add_argument("--rho", type=correlation, nargs="+", default=[0.5])
     p.add_argument("--draws", type=positive_int, default=20000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--level", type=positive_float, default=0.95)
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--level", type=level, default=0.95, help="confidence level in (0, 1)")
     add_json(p)
     p.set_defaults(run=_lemma1)

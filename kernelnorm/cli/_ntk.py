@@ -5,7 +5,6 @@ JAX, scipy and the data loaders are imported inside the handlers.
 
 from __future__ import annotations
 
-import argparse
 import copy
 
 from kernelnorm._registry import norm_help
@@ -17,9 +16,13 @@ from kernelnorm.cli._common import (
     emit,
     format_number,
     format_table,
+    int_list,
+    layer_progress,
+    output_file,
     positive_int,
     progress,
     scheme_from_args,
+    seed,
 )
 
 DEFAULT_NORMS = ("plain", "weight-mean", "bn")
@@ -42,7 +45,7 @@ def _add_data_arguments(parser) -> None:
     parser.add_argument("--raw", action="store_true",
                         help="skip the feature centring and the row normalisation K0(x, x) = 1 "
                              "(unequal norms -> exact path)")
-    parser.add_argument("--seed", type=int, default=0, help="data seed (default: %(default)s)")
+    parser.add_argument("--seed", type=seed, default=0, help="data seed (default: %(default)s)")
     parser.add_argument("--method", default="auto", choices=("auto", "grid", "exact"),
                         help="grid (equal norms, fast), exact (m x m recursion) or auto")
 
@@ -65,7 +68,8 @@ def _ntk(args):
 
     scheme = scheme_from_args(args)
     name, x = _inputs(args)
-    report = ntk_condition(scheme, x, args.depth, method=args.method)
+    with layer_progress("NTK layers"):
+        report = ntk_condition(scheme, x, args.depth, method=args.method)
     payload = report.as_dict() | {"data": name, "description": describe_scheme(scheme)}
     bound = (f"|Theta - Theta_exact| <= {report.error_bound:.2g} "
              f"({report.relative_error_bound:.2g} max|Theta|)" if not report.bound_note
@@ -81,19 +85,25 @@ def _ntk(args):
 
 
 def _kappa_depth(args):
+    from kernelnorm._costs import check_ntk_request
     from kernelnorm.io import write_json, write_text
     from kernelnorm.ntk import kappa_vs_depth
 
     name, x = _inputs(args)
     depths = sorted(set(args.depths))
-    rows = []
-    for norm in progress(args.norms, total=len(args.norms), desc="schemes"):
+    schemes = []
+    for norm in args.norms:
         scheme_args = copy.copy(args)
         scheme_args.norm = norm
-        scheme = scheme_from_args(scheme_args)
-        bar = lambda ds, s=scheme: progress(ds, total=len(ds), desc=s.name)  # noqa: E731
-        for report in kappa_vs_depth(scheme, x, depths, method=args.method, progress=bar):
-            rows.append(report.as_dict() | {"data": name})
+        schemes.append(scheme_from_args(scheme_args))
+        check_ntk_request(schemes[-1], x.shape[0], depths, grid=args.method != "exact",
+                          depth_argument="--depths")
+    rows = []
+    for scheme in progress(schemes, total=len(schemes), desc="schemes"):
+        bar = lambda ds, s=scheme: progress(ds, total=len(ds), desc=f"{s.name} eigen-solves")  # noqa: E731
+        with layer_progress(f"{scheme.name} NTK layers"):
+            reports = kappa_vs_depth(scheme, x, depths, method=args.method, progress=bar)
+        rows.extend(report.as_dict() | {"data": name} for report in reports)
     table_rows = [{"depth": d, **{r["scheme"]: r["kappa"] for r in rows if r["depth"] == d}}
                   for d in depths]
     columns = ["depth", *dict.fromkeys(r["scheme"] for r in rows)]
@@ -108,21 +118,6 @@ def _kappa_depth(args):
             write_json(args.output, {"data": name, "m": int(x.shape[0]), "rows": rows})
         text += f"\nsaved {args.output}"
     emit(args, rows, text)
-
-
-def _depth_list(text: str) -> list[int]:
-    """``10,20,50`` or ``start:stop:step`` (inclusive stop)."""
-    try:
-        if ":" in text:
-            start, stop, step = (int(v) for v in text.split(":"))
-            values = list(range(start, stop + 1, step))
-        else:
-            values = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 10,20,50 or start:stop:step, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"depths must be integers >= 1, got {text!r}")
-    return values
 
 
 def register(subparsers) -> None:
@@ -140,9 +135,11 @@ def register(subparsers) -> None:
     p.add_argument("--norms", nargs="+", type=norm_type("dense"), default=list(DEFAULT_NORMS),
                    metavar="NORM", help=f"schemes to compare, {norm_help(engine='dense')} "
                                         "(default: %(default)s)")
-    p.add_argument("--depths", type=_depth_list, default=_depth_list("1,2,5,10,20,50,100"),
-                   help="10,20,50 or start:stop:step (default: 1,2,5,10,20,50,100)")
+    p.add_argument("--depths", type=int_list(max_count=1000), default=[1, 2, 5, 10, 20, 50, 100],
+                   help="10,20,50 or start:stop:step, at most 1000 depths "
+                        "(default: 1,2,5,10,20,50,100)")
     _add_data_arguments(p)
-    p.add_argument("--output", default=None, help="save rows atomically (.json or .csv)")
+    p.add_argument("--output", type=output_file(), default=None,
+                   help="save rows atomically (.csv, else JSON)")
     add_json(p)
     p.set_defaults(run=_kappa_depth)

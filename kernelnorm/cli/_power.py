@@ -10,9 +10,14 @@ from kernelnorm.cli._common import (
     add_norm_argument,
     emit,
     format_table,
-    nonnegative_float,
+    image_file,
+    number,
     positive_int,
+    seed,
 )
+
+#: Proxy Norm's eps is 0.03; far above 1 it switches the activation step off.
+proxy_eps = number(0.0, 1e6, name="proxy_eps", note=" (Proxy Norm uses 0.03)")
 
 TABLE_COLUMNS = ["depth", "mu_c^2", "sigma_c(mu_xc)^2", "mu_c(sigma_xc)^2",
                  "sigma_c(sigma_xc)^2", "power", "imbalance", "linearity"]
@@ -66,10 +71,11 @@ def register(subparsers) -> None:
     p.add_argument("--groups", type=positive_int, default=None,
                    help=f"GN groups, must divide --width (default: {DEFAULT_GROUPS})")
     p.add_argument("--activation", default="relu")
-    p.add_argument("--proxy-eps", type=nonnegative_float, default=None,
+    p.add_argument("--proxy-eps", type=proxy_eps, default=None,
                    help="eps of Proxy Norm (default: 0.03, the paper's)")
     p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--plot", default=None, metavar="OUT.png", help="draw the stacked power plot")
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--plot", type=image_file, default=None, metavar="OUT.png",
+                   help="draw the stacked power plot")
     add_json(p)
     p.set_defaults(run=_power)

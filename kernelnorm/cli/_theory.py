@@ -17,9 +17,10 @@ from kernelnorm.cli._common import (
     emit,
     format_number,
     format_table,
-    nonnegative_float,
     positive_int,
+    progress,
     scheme_from_args,
+    variance,
     width,
 )
 
@@ -51,7 +52,7 @@ def _growth_line(theory) -> str:
 
 
 def _add_q0(parser) -> None:
-    parser.add_argument("--q0", type=nonnegative_float, default=None,
+    parser.add_argument("--q0", type=variance, default=None,
                         help="input length K_0(x, x) = x.x / d the length flows from "
                              "(default: 1, normalised inputs)")
 
@@ -199,15 +200,19 @@ def _critical_line(args):
 
 def _compare(args):
     from kernelnorm._compare import COMPARE_COLUMNS, compare
+    from kernelnorm._errors import renamed_arguments
 
-    rows = compare(args.activation, width=args.width, batch_size=args.batch_size)
+    with renamed_arguments({"--sigma-b2": "--activation"}):  # the rows' fixed biases
+        rows = compare(args.activation, width=args.width, batch_size=args.batch_size)
     columns = COMPARE_COLUMNS + (["lambda"] if args.batch_size is not None else [])
     if args.power:  # random conv nets (JAX): collapse share mu_c^2 at --power-depth
         from kernelnorm.power import add_collapse_column, collapse_shares
 
         column = f"mu_c^2@{args.power_depth}"
-        shares = collapse_shares(depth=args.power_depth, width=args.power_width,
-                                 realisations=args.power_realisations, activation=args.activation)
+        with renamed_arguments({f"--{k}": f"--power-{k}" for k in ("depth", "width", "realisations")}):
+            shares = collapse_shares(depth=args.power_depth, width=args.power_width,
+                                     realisations=args.power_realisations, activation=args.activation,
+                                     progress=lambda v: progress(v, total=len(v), desc="random conv nets"))
         rows, columns = add_collapse_column(rows, shares, column), columns + [column]
     notes = "".join(f"\n{row['scheme']}: {row['note']}" for row in rows if row.get("note"))
     emit(args, rows, format_table(rows, columns) + notes)
@@ -250,7 +255,7 @@ def register(subparsers) -> None:
                               help="sigma_w^2 with chi_1 = 1 for given sigma_b^2")
     add_norm_argument(p, engine="dense")
     p.add_argument("--activation", default="relu")
-    p.add_argument("--sigma-b2", type=nonnegative_float, nargs="+", default=[0.0])
+    p.add_argument("--sigma-b2", type=variance, nargs="+", default=[0.0])
     p.add_argument("--width", type=width, default=None,
                    help="input width n of weight-mean layers, or inf (default: inf)")
     _add_q0(p)

@@ -14,10 +14,16 @@ from kernelnorm.cli._common import (
     emit,
     finite_float,
     format_table,
+    integer,
     nonnegative_float,
+    number,
+    output_file,
     positive_float,
     positive_int,
+    seed,
 )
+
+FCNN_DEPTH, FCNN_WIDTH = 3, 128
 
 
 def _optional_number(low: float = 0.0):
@@ -80,8 +86,10 @@ def _add_model_arguments(parser, *, norm: bool = True) -> None:
                              "(default: %(default)s)")
     parser.add_argument("--width-factor", type=positive_float, default=1.0,
                         help="scale every CNN channel count (default: %(default)s)")
-    parser.add_argument("--depth", type=positive_int, default=3, help="FCNN hidden layers (default: 3)")
-    parser.add_argument("--width", type=positive_int, default=128, help="FCNN width (default: 128)")
+    parser.add_argument("--depth", type=positive_int, default=None,
+                        help=f"FCNN hidden layers (default: {FCNN_DEPTH})")
+    parser.add_argument("--width", type=integer(2), default=None,
+                        help=f"FCNN width (default: {FCNN_WIDTH})")
     scheme = parser.add_argument_group("scheme options (override the scheme's registry values)")
     scheme.add_argument("--residual-scalar", choices=("paper", "code", "zero", "none"), default=None,
                         help="residual-branch scalar init: paper 1/sqrt(l), code 1.2^k/l, zero, or none")
@@ -135,7 +143,7 @@ def register(subparsers) -> None:
     train.add_argument("--data", default="digits",
                        help="digits, mnist1d, mnist:DIR, cifar10:DIR, cifar100:DIR (default: %(default)s)")
     opt = train.add_argument_group("training (defaults: the preset's, else the values shown)")
-    opt.add_argument("--epochs", type=positive_int, default=None, help="default 5")
+    opt.add_argument("--epochs", type=integer(1, 100_000), default=None, help="default 5")
     opt.add_argument("--lr", type=positive_float, default=None, help="default 0.1")
     opt.add_argument("--batch-size", type=positive_int, default=None, help="default 128")
     opt.add_argument("--schedule", default=None,
@@ -145,17 +153,19 @@ def register(subparsers) -> None:
                      help="x0.1 at these epochs, e.g. 100,150 (replaces the schedule's, not rescaled)")
     opt.add_argument("--warmup-epochs", type=nonnegative_float, default=None,
                      help="linear warm-up from 0 (replaces the schedule's)")
-    opt.add_argument("--momentum", type=nonnegative_float, default=None, help="default 0.9")
+    opt.add_argument("--momentum", type=number(0.0, 1.0, open_high=True), default=None,
+                     help="default 0.9")
     opt.add_argument("--weight-decay", type=nonnegative_float, default=None, help="default 5e-4")
     opt.add_argument("--scalar-lr-factor", type=positive_float, default=None,
                      help="learning-rate factor of biases, scalars and affine parameters "
                           "(Fixup's code: 0.1; default 1)")
-    opt.add_argument("--seed", type=int, default=0)
+    opt.add_argument("--seed", type=seed, default=0)
     opt.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                      help="random crop (pad 4, or 1 below 16 px) + flip")
     opt.add_argument("--rotate", type=nonnegative_float, default=None,
                      help="random rotation within +-DEG degrees after crop and flip (authors: 15)")
-    train.add_argument("--metrics", default=None, help="append per-epoch JSON lines to this file")
+    train.add_argument("--metrics", type=output_file(), default=None,
+                       help="append per-epoch JSON lines to this file")
     add_json(train)
     train.set_defaults(run=_train)
 
@@ -168,13 +178,28 @@ def register(subparsers) -> None:
     memory.add_argument("--batch", type=positive_int, default=None,
                         help="batch size (default: MimicNorm's for this model and input size, "
                              "else 128)")
-    memory.add_argument("--classes", type=positive_int, default=None,
+    memory.add_argument("--classes", type=integer(2), default=None,
                         help="logits (default: 100 at CIFAR sizes, 1000 from 128 px)")
     add_json(memory)
     memory.set_defaults(run=_memory)
 
 
+def _fcnn_shape(args, model) -> tuple[int, int]:
+    """``--depth``/``--width`` of the FCNN; given with another model they are errors."""
+    from kernelnorm._errors import KernelnormInputError
+    from kernelnorm.nn import MODEL_NAMES
+
+    if model != "fcnn" and model in MODEL_NAMES:  # unknown models: build_network says so
+        for flag, value in (("--depth", args.depth), ("--width", args.width)):
+            if value is not None:
+                raise KernelnormInputError(flag, f"shapes the fcnn only; {model} is scaled by "
+                                                 "--width-factor")
+    return (FCNN_DEPTH if args.depth is None else args.depth,
+            FCNN_WIDTH if args.width is None else args.width)
+
+
 def _train(args):
+    from kernelnorm._costs import check_network_request
     from kernelnorm.data import load_image_dataset
     from kernelnorm.nn import build_network
     from kernelnorm.train import TrainConfig, images, resolve_run, train
@@ -187,11 +212,16 @@ def _train(args):
                              "rotation": args.rotate, "milestones": args.milestones,
                              "warmup_epochs": args.warmup_epochs,
                              "scalar_lr_factor": args.scalar_lr_factor})
+    depth, width = _fcnn_shape(args, run["model"])
     dataset = load_image_dataset(args.data, seed=args.seed)
     data = images(dataset)
     n_classes = int(max(data[1].max(), data[3].max() if len(data[3]) else 0)) + 1
+    check_network_request(run["model"], input_shape=data[0].shape[1:], n_classes=n_classes,
+                          batch=min(run["train"].get("batch_size") or 128, len(data[0])),
+                          depth=depth, width=width, width_factor=args.width_factor,
+                          classes_argument="--data")
     network = build_network(run["model"], run["norm"], input_shape=data[0].shape[1:],
-                            n_classes=n_classes, depth=args.depth, width=args.width,
+                            n_classes=n_classes, depth=depth, width=width,
                             width_factor=args.width_factor, activation=args.activation,
                             **run["model_options"], **run["scheme"])
     settings = dict(run["train"])
@@ -205,16 +235,22 @@ def _train(args):
     rows = [{"epoch": r["epoch"], "train_loss": r.get("train_loss"), "train_acc": r.get("train_accuracy"),
              "test_loss": r.get("test_loss"), "test_acc": r.get("test_accuracy"), "lr": r.get("lr")}
             for r in result.history if not r.get("diverged")]
-    status = (f"diverged at step {result.diverged_step}" if result.diverged
-              else f"final test accuracy {result.final.get('test_accuracy', float('nan')):.4f}")
+    if result.diverged:
+        status = f"diverged at step {result.diverged_step} (the loss became non-finite)"
+    elif len(data[3]):
+        status = f"final test accuracy {result.final['test_accuracy']:.4f}"
+    else:
+        status = f"final train accuracy {result.final['train_accuracy']:.4f} ({dataset.name} has no test split)"
     text = (f"{run['model']} / {run['norm']} on {dataset.name}: {status} ({result.seconds:.1f} s)\n"
             + format_table(rows, ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr"], digits=4))
     emit(args, {"history": result.history, "diverged": result.diverged,
                 "diverged_step": result.diverged_step, "seconds": result.seconds,
-                "settings": {**run["train"], "model": run["model"], "norm": run["norm"]}}, text)
+                "settings": {**run["train"], "model": run["model"], "norm": run["norm"]}}, text,
+         allow_nan=True)  # a diverged run reports its non-finite loss as "diverged"
 
 
 def _memory(args):
+    from kernelnorm._costs import check_network_request
     from kernelnorm._errors import KernelnormInputError
     from kernelnorm._registry import scheme_names
     from kernelnorm.cli._common import progress
@@ -231,8 +267,12 @@ def _memory(args):
     paper = paper_memory(model, side)
     batch = args.batch or (paper.batch if paper else 128)
     classes = args.classes or (1000 if side >= IMAGENET_STEM_MIN_SIDE else 100)
+    depth, width = _fcnn_shape(args, model)
+    check_network_request(model, input_shape=(side, side, 3), n_classes=classes, batch=batch,
+                          depth=depth, width=width, width_factor=args.width_factor,
+                          batch_argument="--batch")
     rows = memory_table(model, norms, batch=batch, n_classes=classes, input_shape=(side, side, 3),
-                        width_factor=args.width_factor, depth=args.depth, width=args.width,
+                        width_factor=args.width_factor, depth=depth, width=width,
                         activation=args.activation, per_scheme=per_scheme,
                         progress=lambda v: progress(v, total=len(v), desc="compile"), **shared)
     for row in rows:

@@ -34,6 +34,7 @@ from kernelnorm.montecarlo._minibatch import (
 from kernelnorm.montecarlo._network import (
     ENGINES,
     LayerStatistics,
+    check_sampling,
     first_layer,
     network_statistics,
     reduce_layer_input,
@@ -43,7 +44,7 @@ from kernelnorm.montecarlo._network import (
 
 __all__ = [
     "ENGINES", "Estimate", "GradientStatistics", "LayerStatistics", "Lemma1Check", "PairedInputs",
-    "Slope", "anchored_pairs", "conditional_correlation_map", "data_pairs", "empirical_ntk",
+    "Slope", "anchored_pairs", "check_sampling", "conditional_correlation_map", "data_pairs", "empirical_ntk",
     "first_layer", "fit_transition_map", "gradient_statistics", "independent_pairs",
     "lemma1_check", "log_rms_error", "loglog_slope", "mean_ci", "network_statistics",
     "predicted_statistics", "reduce_layer_input", "sample_gradient_statistics",

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kernelnorm._errors import check_fraction
+
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ def mean_ci(samples, *, axis: int = 0, level: float = 0.95) -> Estimate:
     """Mean over independent samples along ``axis`` with a Student-t confidence interval."""
     from scipy.stats import t
 
+    level = check_fraction("--level", level)
     samples = np.asarray(samples, dtype=np.float64)
     count = samples.shape[axis]
     mean = samples.mean(axis=axis)

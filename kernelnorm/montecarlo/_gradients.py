@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple
 
-from kernelnorm.montecarlo._network import check_network, first_layer, seed_keys
+from kernelnorm.montecarlo._network import check_gradients, first_layer, seed_keys
 
 
 class GradientStatistics(NamedTuple):
@@ -85,7 +85,7 @@ def sample_gradient_statistics(scheme, x, *, seed: int, seeds: int, width: int, 
     import jax.numpy as jnp
     import numpy as np
 
-    check_network(width, depth, "weights")
+    check_gradients(scheme, x, seed=seed, seeds=seeds, width=width, depth=depth)
     result = jax.device_get(_compiled(scheme, int(width), int(depth))(seed_keys(seed, seeds), jnp.asarray(x)))
     return GradientStatistics(np.asarray(result.chi), np.asarray(result.backprop))
 
@@ -102,7 +102,7 @@ def empirical_ntk(scheme, x, *, key, width: int, depth: int):
     import jax
     import jax.numpy as jnp
 
-    check_network(width, depth, "weights")
+    check_gradients(scheme, x, seed=0, seeds=1, width=width, depth=depth, jacobian=True)
     keys = jax.random.split(key, depth)
     block = first_layer(scheme)
     params = [block.init(keys[0], x.shape[1], width)]

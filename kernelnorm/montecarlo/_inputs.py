@@ -10,7 +10,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from kernelnorm._errors import KernelnormInputError, check_correlation
+from kernelnorm._errors import KernelnormInputError, check_correlation, check_int, check_seed
+from kernelnorm._resources import FLOAT64, require
 
 
 class PairedInputs(NamedTuple):
@@ -23,8 +24,14 @@ class PairedInputs(NamedTuple):
 
 
 def _orthonormal(count: int, dim: int, seed: int) -> np.ndarray:
+    """``count`` orthonormal directions in ``R^dim``: QR of a ``(dim, count)`` Gaussian matrix
+    (memory: the matrix, its Q factor and the inputs built from them, ``3 x 8 dim count``)."""
+    dim = check_int("--input-dim", dim)
+    check_seed("--seed", seed)
     if count > dim:
         raise KernelnormInputError("--input-dim", f"needs >= {count} dimensions, got {dim}")
+    require(f"{count} orthonormal inputs of dimension {dim}",
+            memory=[(3 * FLOAT64 * dim * count, "--input-dim")])
     basis, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((dim, count)))
     return basis.T
 
@@ -61,10 +68,15 @@ def independent_pairs(correlations, dim: int, *, seed: int = 0) -> PairedInputs:
 def data_pairs(x: np.ndarray, *, count: int, seed: int = 0) -> PairedInputs:
     """``count`` distinct random pairs of rows of a data matrix whose rows satisfy
     ``||x||^2 = dim`` (see :func:`kernelnorm.data.normalise_rows`)."""
-    x = np.asarray(x, np.float64)
+    from kernelnorm.data import check_data_matrix
+
+    x = check_data_matrix(x, "x")
+    count = check_int("count", count)
+    check_seed("seed", seed)
     m = len(x)
     if m < 2:
         raise KernelnormInputError("--data", f"needs >= 2 inputs, got {m}")
+    require(f"pairs among {m} inputs", memory=[(4 * FLOAT64 * m * m, "--data")])
     rng = np.random.default_rng(seed)
     first, second = np.triu_indices(m, k=1)
     chosen = rng.choice(len(first), size=min(count, len(first)), replace=False)

@@ -22,7 +22,17 @@ import functools
 import math
 from typing import NamedTuple
 
-from kernelnorm._errors import KernelnormInputError
+import numpy as np
+
+from kernelnorm._errors import (
+    KernelnormInputError,
+    check_block,
+    check_choice,
+    check_index_pairs,
+    check_int,
+    check_seed,
+)
+from kernelnorm._resources import FLOAT64, FLOPS_PER_SECOND, PYTHON_STEP_SECONDS, require
 
 ENGINES = ("reduced", "weights")
 
@@ -107,12 +117,83 @@ def _statistics(h, pairs) -> LayerStatistics:
 
 
 def check_network(width: int, depth: int, engine: str) -> None:
-    if int(width) != width or width < 2:
-        raise KernelnormInputError("--width", f"must be an integer >= 2, got {width!r}")
-    if int(depth) != depth or depth < 1:
-        raise KernelnormInputError("--depth", f"must be an integer >= 1, got {depth!r}")
-    if engine not in ENGINES:
-        raise KernelnormInputError("--engine", f"choose from {', '.join(ENGINES)}, got {engine!r}")
+    check_int("--width", width, low=2)
+    check_int("--depth", depth)
+    check_choice("--engine", engine, ENGINES)
+
+
+def _driver(**values) -> str:
+    """The flag of the largest of several factors of one cost (``depth=10**9`` -> ``--depth``)."""
+    name = max(values, key=lambda k: values[k])
+    return "--" + name.replace("_", "-")
+
+
+def check_sampling(scheme, x, pairs, *, seed: int, seeds: int, width: int, depth: int,
+                   engine: str = "reduced", chunk: int | None = None) -> float:
+    """Validate a :func:`sample_statistics` request and refuse it, before any work, if its
+    memory or time does not fit (``kernelnorm._resources``); returns the estimated seconds.
+
+    With ``m`` inputs of dimension ``n0``, ``P`` pairs, ``S`` seeds, ``C`` networks per chunk,
+    width ``n``, depth ``L`` and the layer fan-in ``k`` (``m + 1`` on the reduced engine when
+    ``m + 1 < n``, else ``n``), in float64:
+
+    * host memory: the returned statistics ``8 S L (m + 2P)`` bytes;
+    * device memory: per chunk the stacked statistics ``8 C L (m + 2P)``, the layer's
+      activations ``4 x 8 C m n``, its weights ``2 x 8 C k n`` and the first layer's input
+      ``8 C (m + 1) n0``;
+    * time: ``2 S L m k n`` flops plus ``L`` Python steps of the prediction.
+    """
+    check_block("scheme", scheme)
+    check_network(width, depth, engine)
+    check_seed("--seed", seed)
+    seeds = check_int("--seeds", seeds)
+    if chunk is not None:
+        check_int("--chunk", chunk)
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise KernelnormInputError("x", f"expected a non-empty (m, d) array of inputs, got shape {x.shape}")
+    m, n0 = x.shape
+    pair_count = len(check_index_pairs("pairs", pairs, m))
+    per_chunk = min(chunk or seeds, seeds)
+    fan_in = m + 1 if engine == "reduced" and scheme.reducible and m + 1 < width else width
+    stats = m + 2 * pair_count
+    what = f"sampling {seeds} networks of width {width} and depth {depth}"
+    require(what, memory=[(FLOAT64 * seeds * depth * stats, _driver(depth=depth, seeds=seeds))])
+    return require(what, device=True, memory=[
+        (FLOAT64 * per_chunk * depth * stats, "--depth"),
+        (FLOAT64 * per_chunk * (4 * m + 2 * fan_in) * width, "--width"),
+        (FLOAT64 * per_chunk * (m + 1) * n0, "--input-dim"),
+    ], seconds=[(2.0 * seeds * depth * m * fan_in * width / FLOPS_PER_SECOND
+                 + depth * PYTHON_STEP_SECONDS, _driver(depth=depth, width=width, seeds=seeds))])
+
+
+def check_gradients(scheme, x, *, seed: int, seeds: int, width: int, depth: int,
+                    jacobian: bool = False) -> float:
+    """Validate a gradient request (:func:`sample_gradient_statistics`, or one network's
+    :func:`empirical_ntk` when ``jacobian``) and refuse it if it does not fit.
+
+    Literal weights, ``S`` seeds at once: memory ``8 S (2 n^2 + 3 L m n)`` (two layers'
+    weights, the layer inputs kept for the backward scan), time ``6 S L m n^2`` flops. The
+    empirical NTK keeps the ``m x (L n^2)`` Jacobian: ``2 x 8 m L n^2`` bytes, ``2 m^2 L n^2``
+    flops.
+    """
+    check_block("scheme", scheme)
+    check_network(width, depth, "weights")
+    check_seed("--seed", seed)
+    seeds = check_int("--seeds", seeds)
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise KernelnormInputError("x", f"expected a non-empty (m, d) array of inputs, got shape {x.shape}")
+    m = x.shape[0]
+    what = f"gradients of {seeds} networks of width {width} and depth {depth}"
+    if jacobian:
+        return require(what, device=True, memory=[(2 * FLOAT64 * m * depth * width * width, "--width")],
+                       seconds=[(2.0 * m * m * depth * width * width / FLOPS_PER_SECOND, "--width")])
+    return require(what, device=True, memory=[
+        (FLOAT64 * seeds * 2 * width * width, "--width"),
+        (FLOAT64 * seeds * 3 * depth * m * width, _driver(depth=depth, seeds=seeds)),
+    ], seconds=[(6.0 * seeds * depth * m * width * width / FLOPS_PER_SECOND,
+                 _driver(depth=depth, width=width, seeds=seeds))])
 
 
 def network_statistics(scheme, x, pairs, *, key, width: int, depth: int, engine: str = "reduced"):
@@ -166,7 +247,9 @@ def seed_keys(seed: int, seeds: int):
     """``seeds`` independent keys derived from the integer ``seed`` (same seed, same keys)."""
     import jax
 
-    return jax.random.split(jax.random.key(seed), seeds)
+    seeds = check_int("--seeds", seeds)
+    require(f"{seeds} seed keys", memory=[(2 * FLOAT64 * seeds, "--seeds")])
+    return jax.random.split(jax.random.key(check_seed("--seed", seed)), seeds)
 
 
 def sample_statistics(scheme, x, pairs, *, seed: int, seeds: int, width: int, depth: int,
@@ -180,11 +263,9 @@ def sample_statistics(scheme, x, pairs, *, seed: int, seeds: int, width: int, de
     (``benchmarks/mc_throughput.py``); batching pays off for narrow nets and accelerators.
     """
     import jax.numpy as jnp
-    import numpy as np
 
-    check_network(width, depth, engine)
-    if seeds < 1:
-        raise KernelnormInputError("--seeds", f"must be >= 1, got {seeds}")
+    check_sampling(scheme, x, pairs, seed=seed, seeds=seeds, width=width, depth=depth,
+                   engine=engine, chunk=chunk)
     chunk = seeds if chunk is None else max(1, min(chunk, seeds))
     run = _compiled(scheme, int(width), int(depth), engine)
     keys = seed_keys(seed, seeds)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernelnorm._errors import KernelnormInputError
+from kernelnorm._costs import check_ntk_request
+from kernelnorm._errors import KernelnormInputError, check_block
 from kernelnorm._transition import chi_1, phase
 from kernelnorm.ntk._grid import (
     DEFAULT_RTOL,
@@ -102,11 +103,13 @@ def ntk_grams(scheme, x, depths, *, method: str = "auto", rtol: float = DEFAULT_
     grid when the norms are equal. Both state a bound on the error of ``Theta``
     (:class:`NTKGram`).
     """
+    check_block("scheme", scheme)
     x = check_inputs(x)
     depths = sorted({check_depth(d) for d in np.atleast_1d(depths)})
     if method not in METHODS:
         raise KernelnormInputError("--method", f"choose from {', '.join(METHODS)}, got {method!r}")
     equal, q0 = equal_norms(x)
+    check_ntk_request(scheme, x.shape[0], depths, grid=equal and method != "exact")
     if method == "grid" and not equal:
         raise KernelnormInputError("--method", "the grid path needs inputs of equal norm "
                                    "(normalise the rows or use method='exact')")

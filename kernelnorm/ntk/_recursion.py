@@ -13,7 +13,8 @@ from typing import Iterator
 
 import numpy as np
 
-from kernelnorm._errors import KernelnormInputError
+from kernelnorm._errors import check_block, check_int
+from kernelnorm._resources import report_progress
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,7 @@ class LayerKernels:
 
 def check_depth(depth) -> int:
     """A network depth: an integer ``L >= 1`` (number of weight layers)."""
-    if isinstance(depth, bool) or not float(depth).is_integer() or depth < 1:
-        raise KernelnormInputError("--depth", f"must be an integer >= 1, got {depth!r}")
-    return int(depth)
+    return check_int("--depth", depth)
 
 
 _EPS = float(np.finfo(np.float64).eps)
@@ -83,6 +82,7 @@ def layer_kernels(scheme, q0_1, q0_2, k0, depth: int, *, track_error: bool = Fal
     ``Theta_2 = K_2 + T_dot K_1 = 2/pi + (1/2) * 0 = 0.6366``.
     """
     depth = check_depth(depth)
+    check_block("scheme", scheme)
     q1, q2, k = (scheme.input_kernel(a) for a in (q0_1, q0_2, k0))
     ntk = k
     if not track_error:
@@ -91,6 +91,7 @@ def layer_kernels(scheme, q0_1, q0_2, k0, depth: int, *, track_error: bool = Fal
             t_dot = scheme.derivative_kernel(q1, q2, k)
             q1, q2, k = scheme.kernel_map(q1, q2, k)
             ntk = k + t_dot * ntk
+            report_progress(layer, depth)
             yield LayerKernels(layer, q1, q2, k, ntk)
         return
     tracker = _ErrorTracker(scheme, same_input)
@@ -103,6 +104,7 @@ def layer_kernels(scheme, q0_1, q0_2, k0, depth: int, *, track_error: bool = Fal
         ntk_error = (errors[3] + np.abs(t_dot) * ntk_error + np.abs(ntk) * t_dot_error
                      + 2 * _EPS * (np.abs(k) + np.abs(t_dot * ntk)))
         ntk = new_ntk
+        report_progress(layer, depth)
         yield LayerKernels(layer, q1, q2, k, ntk, errors[3], ntk_error)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernelnorm._errors import KernelnormInputError
+from kernelnorm._costs import check_power_inputs
+from kernelnorm._errors import KernelnormInputError, check_seed
 
 SOURCES = ("digits", "digits-tiled", "mnist1d", "gaussian")
 
@@ -39,7 +40,8 @@ def make_inputs(source: str, n_inputs: int, resolution: int, *, seed: int = 0) -
     to length ``R``, shape ``(N, R, 1)``; ``gaussian``: i.i.d. ``N(0, 1)`` of shape
     ``(N, R, R, 3)``. The ``n_inputs`` examples are drawn without replacement with ``seed``.
     """
-    rng = np.random.default_rng(seed)
+    check_power_inputs(n_inputs, resolution, spatial=1 if source == "mnist1d" else 2)
+    rng = np.random.default_rng(check_seed("--seed", seed))
     if source in ("digits", "digits-tiled"):
         from kernelnorm.data import load_digits
 

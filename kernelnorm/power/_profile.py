@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernelnorm._errors import KernelnormInputError
+from kernelnorm._costs import check_power_request
+from kernelnorm._errors import KernelnormInputError, check_seed
 from kernelnorm.power._decomposition import TERMS, channel_imbalance, layer_shares
 from kernelnorm.power._nets import NetConfig, run_realisation
 from kernelnorm.power._schemes import check_groups, label, power_scheme
@@ -99,6 +100,11 @@ def power_profile(norm, *, depth: int, width: int, realisations: int, inputs,
         if isinstance(value, bool) or int(value) != value or value < 1:
             raise KernelnormInputError(name, f"must be a positive integer, got {value!r}")
     check_groups(scheme, width)
+    inputs = np.asarray(inputs)
+    check_power_request(depth=depth, width=width, realisations=realisations, n_inputs=len(inputs),
+                        resolution=inputs.shape[1], spatial=inputs.ndim - 2,
+                        in_channels=inputs.shape[-1], dtype=dtype)
+    check_seed("--seed", seed)
     config = NetConfig(scheme, int(depth), int(width), activation=activation, norm_eps=norm_eps,
                        gamma_std=gamma_std, beta_std=beta_std, dtype=dtype)
     base = jax.random.PRNGKey(seed)

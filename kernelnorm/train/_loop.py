@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from kernelnorm._errors import KernelnormInputError
+from kernelnorm._errors import KernelnormInputError, check_seed, check_training_data
 from kernelnorm.train._metrics import append_jsonl
 from kernelnorm.train._optim import luma_loss, make_optimizer
 from kernelnorm.train._schedules import preset_schedule
@@ -53,6 +53,7 @@ class TrainConfig:
             raise KernelnormInputError("--rotate", f"must lie in [0, 180] degrees, got {self.rotation}")
         if not (self.scalar_lr_factor > 0 and math.isfinite(self.scalar_lr_factor)):
             raise KernelnormInputError("--scalar-lr-factor", f"must be > 0, got {self.scalar_lr_factor}")
+        check_seed("--seed", self.seed)
 
 
 @dataclass
@@ -182,6 +183,7 @@ def train(network, data, config: TrainConfig = TrainConfig(), *, metrics_path: s
     from tqdm.auto import tqdm
 
     x, y, x_test, y_test = data
+    check_training_data(network, x, y, x_test, y_test)
     dtype = jnp.dtype(config.dtype)
     root = jax.random.PRNGKey(config.seed)
     params, state = network.init(jax.random.fold_in(root, 0), dtype=dtype)
@@ -224,9 +226,10 @@ def train(network, data, config: TrainConfig = TrainConfig(), *, metrics_path: s
             record = {**info, "epoch": epoch, "step": global_step,
                       "lr": float(schedule(global_step - 1)), "train_loss": float(np.mean(losses)),
                       "train_accuracy": float(np.mean(accs)), "seconds": time.perf_counter() - started}
-            test = evaluate(network, params, state, x_test, y_test)
-            record.update(test_loss=test["loss"], test_accuracy=test["accuracy"])
-            if not all(math.isfinite(v) for v in (record["test_loss"],)) and len(x_test):
+            if len(x_test):  # no held-out split: no test metrics (never a NaN placeholder)
+                test = evaluate(network, params, state, x_test, y_test)
+                record.update(test_loss=test["loss"], test_accuracy=test["accuracy"])
+            if len(x_test) and not math.isfinite(record["test_loss"]):
                 return _diverged(result, params, state, global_step, epoch, record["test_loss"],
                                  info, metrics_path, started)
             result.history.append(record)
