@@ -133,6 +133,7 @@ SCRIPTS = {
         ["--out", "{out_png}", "--rates", "{rates}", "--decorrelation", "{decorrelation}",
          "--minibatch", "{minibatch}"],
         {"--rates": "json", "--decorrelation": "json", "--minibatch": "json", "--out": "image"}),
+    "figures/minibatch_bn.py": (["--out", "{out_png}"], {"--data": "json", "--out": "image"}),
     "figures/power_plot.py": (["--out", "{out_png}"], {"--data": "json", "--out": "image",
                                                      "--columns": "count"}),
 }
@@ -232,8 +233,8 @@ SPECIAL = [
     Case("analysis/mc_rates.py", ("--out", "{out}", "--parts", "ntk", "--ntk-seeds", HUGE), 2, "--ntk-seeds", "sizes"),
     Case("analysis/minibatch_bn.py", ("--out", "{out}", "--batches", "3"), 2, "--batches", "numbers"),
     Case("analysis/kappa_depth.py", ("--out", "{out}", "--data", "sphere:0"), 2, "--data", "data"),
-    Case("compare", ("--activation", "gelu"), 2, "--activation", "names"),
-    Case("analysis/transition_maps.py", ("--out", "{out}", "--activation", "silu"), 2, "--activation", "names"),
+    Case("compare", ("--activation", "softplus"), 2, "--activation", "names"),
+    Case("analysis/transition_maps.py", ("--out", "{out}", "--activation", "swish"), 2, "--activation", "names"),
     # extreme but valid: finite answers, exit 0
     Case("critical-line", ("--sigma-b2", "1e150", "0", "1e-300"), 0, None, "numbers"),
     Case("chi1", ("--sigma-w2", "1e150"), 0, None, "numbers"),
@@ -460,7 +461,7 @@ def test_the_table_covers_every_command_and_script():
 def test_a_nan_result_is_a_numerical_failure_exit_1(monkeypatch, capsys):
     import kernelnorm._transition as transition
 
-    monkeypatch.setattr(transition, "chi_1", lambda scheme: float("nan"))
+    monkeypatch.setattr(transition, "chi_1", lambda scheme, **_: float("nan"))
     monkeypatch.setattr(transition, "phase", lambda chi: "?")
     code, out, err = run_target("chi1", [], capsys)
     check_contract(Case("chi1", (), 1), code, out, err)
@@ -470,7 +471,7 @@ def test_a_nan_result_is_a_numerical_failure_exit_1(monkeypatch, capsys):
 def test_an_unexpected_exception_is_one_line_exit_1(monkeypatch, capsys):
     import kernelnorm._transition as transition
 
-    def broken(scheme):
+    def broken(scheme, **_):
         raise RuntimeError("something\nwent wrong")
 
     monkeypatch.setattr(transition, "chi_1", broken)
