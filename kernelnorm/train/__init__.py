@@ -11,3 +11,21 @@ __all__ = [
     "evaluate", "images", "luma_loss", "memory_table", "make_optimizer", "make_train_step", "preset_schedule",
     "project_weight_mean", "read_jsonl", "train", "train_step_memory", "warmup_multistep", "zero_mean_gradient_transform",
 ]
+
+# linearised (NTK) dynamics of dense-block networks (theory -> training)
+from kernelnorm.train._dynamics import (  # noqa: E402
+    DenseNetwork,
+    GapStatistics,
+    gap_statistics,
+    hanin_nica_scale,
+    linearised_loss,
+    readout_block,
+    readout_kernels,
+    stable_learning_rate,
+    train_full_batch,
+)
+
+__all__ += [
+    "DenseNetwork", "GapStatistics", "gap_statistics", "hanin_nica_scale", "linearised_loss",
+    "readout_block", "readout_kernels", "stable_learning_rate", "train_full_batch",
+]
