@@ -4,8 +4,9 @@
 at trace time. A sweep (a table of learning rates x zmg factors x seeds) of the same network
 would recompile for each. Here the learning rate and the CZMG factor ``z`` are arguments of one
 jitted function that runs a whole training run (``lax.scan`` over the steps), so every run of
-the sweep reuses the same compiled code. Runs execute one after the other: ``vmap`` over runs
-would turn the convolutions into grouped convolutions, which are slow on CPU.
+the sweep reuses the same compiled code. Runs execute one after the other (``vmap`` over runs turns convolutions
+into grouped convolutions, which are slow on CPU), or all at once (``batched=True``, for dense
+networks).
 
 A run of the sweep is the run :func:`kernelnorm.train.train` makes for the same seed, learning
 rate and schedule: the same initial parameters, the same minibatch order, the same per-step keys
@@ -54,7 +55,7 @@ def _batch_order(seed: int, size: int, batch: int, epochs: int, steps: int) -> n
 def train_sweep(network, data, runs, *, epochs: int = 1, batch_size: int = 128,
                 schedule: str = "constant", momentum: float = 0.9, weight_decay: float = 5e-4,
                 steps: int | None = None, dtype: str = "float32", keep_params: bool = False,
-                progress=None) -> list[dict]:
+                batched: bool = False, progress=None) -> list[dict]:
     """Train ``network`` once per entry of ``runs`` and evaluate it on the held-out split.
 
     Args:
@@ -67,6 +68,8 @@ def train_sweep(network, data, runs, *, epochs: int = 1, batch_size: int = 128,
             a :data:`kernelnorm.train.PRESETS` name, rescaled to ``epochs``).
         steps: stop after this many steps (default ``epochs * (m // batch_size)``).
         keep_params: return the trained ``params`` and ``state`` of each run.
+        batched: run all runs at once under ``jax.vmap`` (fast for dense networks; slow for
+            convolutions on CPU) instead of one after the other.
         progress: optional callable, called with each finished record.
 
     Returns:
@@ -115,21 +118,19 @@ def train_sweep(network, data, runs, *, epochs: int = 1, batch_size: int = 128,
                                                   (order, keys))
         return params, state, losses
 
-    compiled = jax.jit(run)
-    records = []
-    for i, r in enumerate(runs):
-        started = time.perf_counter()
+    def inputs(i, r):
         seed = int(r.get("seed", 0))
         root = jax.random.PRNGKey(seed)
         params, state = network.init(jax.random.fold_in(root, 0), dtype=dt)
         order = jnp.asarray(_batch_order(seed, len(x), batch, epochs, total))
         keys = jax.vmap(lambda t: jax.random.fold_in(jax.random.fold_in(root, 1), t))(jnp.arange(1, total + 1))
         z = 0.0 if factors is None else factors[i]
-        params, state, losses = compiled(jnp.asarray(r["lr"], dt), jnp.asarray(z, dt), params, state,
-                                         order, keys)
+        return jnp.asarray(r["lr"], dt), jnp.asarray(z, dt), params, state, order, keys
+
+    def finish(i, r, params, state, losses, started):
         losses = np.asarray(losses, dtype=np.float64)
         bad = np.flatnonzero(~np.isfinite(losses))
-        record = {**r, "zmg": None if factors is None else z, "losses": losses,
+        record = {**r, "zmg": None if factors is None else factors[i], "losses": losses,
                   "train_loss": float(losses[-min(per_epoch, total):].mean()),
                   "diverged": bool(bad.size), "diverged_step": int(bad[0]) + 1 if bad.size else None}
         test = evaluate(network, params, state, x_test, y_test) if not bad.size else \
@@ -140,7 +141,21 @@ def train_sweep(network, data, runs, *, epochs: int = 1, batch_size: int = 128,
                       seconds=time.perf_counter() - started)
         if keep_params:
             record.update(params=params, state=state)
-        records.append(record)
         if progress:
             progress(record)
+        return record
+
+    if batched:
+        started = time.perf_counter()
+        stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *[inputs(i, r) for i, r in enumerate(runs)])
+        params, state, losses = jax.jit(jax.vmap(run))(*stacked)
+        pick = lambda tree, i: jax.tree_util.tree_map(lambda a: a[i], tree)  # noqa: E731
+        return [finish(i, r, pick(params, i), pick(state, i), losses[i], started)
+                for i, r in enumerate(runs)]
+    compiled = jax.jit(run)
+    records = []
+    for i, r in enumerate(runs):
+        started = time.perf_counter()
+        params, state, losses = compiled(*inputs(i, r))
+        records.append(finish(i, r, params, state, losses, started))
     return records
