@@ -35,8 +35,8 @@ PROFILES = {
     "tiny": {"m": 32, "depth": 2, "widths": [16, 64], "seeds": 3, "steps": 20, "lr_fraction": 0.5},
     "default": {"m": 128, "depth": 3, "widths": [64, 128, 256, 512], "seeds": 8, "steps": 150,
                 "lr_fraction": 0.5},
-    "full": {"m": 256, "depth": 4, "widths": [64, 128, 256, 512, 1024, 2048], "seeds": 16,
-             "steps": 300, "lr_fraction": 0.5},
+    "full": {"m": 128, "depth": 3, "widths": [64, 128, 256, 512, 1024, 2048], "seeds": 12,
+             "steps": 150, "lr_fraction": 0.5},
 }
 
 #: Declared rates of the deviations from the infinite-width prediction (module docstring).
