@@ -42,7 +42,7 @@ PROFILES = {
     "default": {"m": 1000, "depths": [2, 5, 14], "width": 128, "steps": 50, "batch": 100,
                 "seeds": 1, "lrs": _log_grid(-4, 1, 9), "schemes": None, "bootstrap": 2000},
     "full": {"m": 2000, "depths": [2, 4, 8, 16, 32], "width": 256, "steps": 100, "batch": 100,
-             "seeds": 3, "lrs": _log_grid(-5, 1, 13), "schemes": None, "bootstrap": 10000},
+             "seeds": 2, "lrs": _log_grid(-5, 1, 13), "schemes": None, "bootstrap": 10000},
 }
 
 

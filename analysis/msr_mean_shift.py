@@ -39,7 +39,7 @@ PROFILES = {
     "default": {"model": "resnet8", "width_factor": 0.5, "upsample": 1, "epochs": 6, "batch": 64,
                 "seeds": 1, "zmgs": [0.0, 0.85, 0.98, 1.0], "baselines": ["bn", "plain"],
                 "train_size": None, "lr": 0.1},
-    "full": {"model": "resnet8", "width_factor": 0.5, "upsample": 2, "epochs": 15, "batch": 64,
+    "full": {"model": "resnet8", "width_factor": 0.5, "upsample": 2, "epochs": 12, "batch": 64,
              "seeds": 3, "zmgs": [0.0, 0.5, 0.85, 0.9, 0.98, 1.0], "baselines": ["bn", "plain"],
              "train_size": None, "lr": 0.1},
 }

@@ -49,8 +49,8 @@ PROFILES = {
              "seeds": 2, "grid": "paper", "rows": [0, 1], "train_size": 256},
     "default": {"model": "resnet8", "width_factor": 0.5, "upsample": 1, "epochs": 6, "batch": 64,
                 "seeds": 3, "grid": "paper", "rows": None, "train_size": None},
-    "full": {"model": "resnet8", "width_factor": 0.5, "upsample": 2, "epochs": 15, "batch": 64,
-             "seeds": 5, "grid": "factorial", "rows": None, "train_size": None},
+    "full": {"model": "resnet8", "width_factor": 0.5, "upsample": 2, "epochs": 12, "batch": 64,
+             "seeds": 4, "grid": "factorial", "rows": None, "train_size": None},
 }
 
 

@@ -67,14 +67,9 @@ def draw(data: dict, out: str) -> None:
                  f"batch {data['batch']}, best of {len(data['lrs'])} learning rates, "
                  f"{data['seeds']} seed(s)", fontsize=9)
     fig.tight_layout()
-    save_pair(fig, out)
-
-
-def save_pair(fig, out: str) -> None:
-    """The PNG and a PDF beside it (same stem), reproducible (no creation date in the PDF)."""
-    os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
-    save_figure(fig, out, dpi=110)
+    os.environ.setdefault("SOURCE_DATE_EPOCH", "0")  # reproducible PDF: no creation date
     save_figure(fig, os.path.splitext(out)[0] + ".pdf")
+    save_figure(fig, out, dpi=110)
 
 
 def main(argv=None) -> int:

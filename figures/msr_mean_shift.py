@@ -82,14 +82,9 @@ def draw(data: dict, out: str) -> None:
     fig.suptitle(f"{data['model']} x{data['width_factor']:g} on digits {shape}, {data['epochs']} epochs "
                  f"at lr {data['lr']:g}; measured on {data['probe']} held-out images", fontsize=9)
     fig.tight_layout()
-    save_pair(fig, out)
-
-
-def save_pair(fig, out: str) -> None:
-    """The PNG and a PDF beside it (same stem), reproducible (no creation date in the PDF)."""
-    os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
-    save_figure(fig, out, dpi=110)
+    os.environ.setdefault("SOURCE_DATE_EPOCH", "0")  # reproducible PDF: no creation date
     save_figure(fig, os.path.splitext(out)[0] + ".pdf")
+    save_figure(fig, out, dpi=110)
 
 
 def main(argv=None) -> int:
