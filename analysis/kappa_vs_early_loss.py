@@ -27,8 +27,8 @@ FIGURE = {
     "paper": "MimicNorm §2-3 (Theorem 1 / Xiao et al. 2019: chaotic, well-conditioned NTK trains faster)",
     "claim": "NTK condition number at init vs training loss after N SGD steps: Spearman "
              "rank correlation with bootstrap CI",
-    "estimate_s": 110,
-    "estimate_full_s": 1200,
+    "estimate_s": 100,
+    "estimate_full_s": 3300,
 }
 
 def _log_grid(low: int, high: int, count: int) -> list[float]:

@@ -29,8 +29,8 @@ FIGURE = {
     "paper": "Mean Shift Rejection §1, §3.3 (CZM filters reject mean shift; zmg 0.85)",
     "claim": "zero-mean filters pass no input mean shift; with zmg = 0.85 they stay close to "
              "the isocline after training (common-mode gain << 1)",
-    "estimate_s": 45,
-    "estimate_full_s": 900,
+    "estimate_s": 30,
+    "estimate_full_s": 500,
 }
 
 PROFILES = {

@@ -27,8 +27,8 @@ FIGURE = {
     "paper": "theory -> training (MimicNorm §2, Eq. 5-7; Jacot et al. 2018, Lee et al. 2019)",
     "claim": "the NTK at initialisation predicts the MSE loss curve of wide nets; the gap "
              "shrinks with width (bias ~ 1/n, fluctuation ~ n^-1/2)",
-    "estimate_s": 60,
-    "estimate_full_s": 1500,
+    "estimate_s": 40,
+    "estimate_full_s": 300,
 }
 
 PROFILES = {

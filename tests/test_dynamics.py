@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from kernelnorm import BatchNorm, Plain, WeightMean, with_stable_init
+from kernelnorm import BatchNorm, KernelnormInputError, Plain, WeightMean, with_stable_init
 from kernelnorm.data import load_digits, normalise_rows
 from kernelnorm.montecarlo import seed_keys
 from kernelnorm.ntk import exact_gram_kernels
@@ -25,7 +25,6 @@ from kernelnorm.train import (
     stable_learning_rate,
     train_full_batch,
 )
-from kernelnorm._errors import KernelnormInputError
 
 
 def _digits(m, outputs=10):
