@@ -44,7 +44,7 @@ def draw(data: dict, out: str) -> None:
     left.axhline(data["chance_loss"], color="grey", ls=":", lw=1, label="chance log(10)")
     left.set_xlabel("kappa of the infinite-width NTK at init (training inputs)")
     left.set_ylabel(f"training cross-entropy after {data['steps']} SGD steps (best lr)")
-    within = ", ".join(f"L={k}: {v:+.2f}" for k, v in data["within_depth"].items())
+    within = ", ".join(f"D={k}: {v:+.2f}" for k, v in data["within_depth"].items())
     left.set_title(f"Spearman rho = {s['rho']:+.2f}, {100 * s['level']:.0f}% CI "
                    f"[{s['ci_low']:+.2f}, {s['ci_high']:+.2f}] ({s['points']} points)\n"
                    f"within depth: {within}  (marker size: depth)", fontsize=8)
