@@ -44,6 +44,7 @@ PROFILES = {
              "train_size": None, "lr": 0.1},
 }
 
+PROBE = 1000  # held-out images the measures are taken on (all of digits' 359)
 MEASURES = ("input_share", "output_share", "transmitted", "transmitted_interior", "common_mode_gain")
 
 
@@ -54,21 +55,26 @@ def summarise(layers: list[dict], spatial_only: bool) -> dict:
     return {m: float(np.mean([r[m] for r in chosen])) for m in MEASURES}
 
 
-def run(profile: dict, seed: int, progress=None) -> dict:
+def run(profile: dict, seed: int, data_spec: str = "digits", progress=None) -> dict:
     import jax
     import jax.numpy as jnp
 
+    from kernelnorm.data import load_image_dataset
     from kernelnorm.nn import build_network
-    from kernelnorm.train import mean_shift_profile, train_sweep
+    from kernelnorm.train import images, mean_shift_profile, train_sweep
 
-    data = _digits(profile["upsample"], profile["train_size"])
-    probe = jnp.asarray(data[2], jnp.float32)
+    upsample = profile["upsample"]
+    x, y, x_test, y_test = (a.repeat(upsample, 1).repeat(upsample, 2) if a.ndim == 4 else a
+                            for a in images(load_image_dataset(data_spec)))
+    data = x[: profile["train_size"]], y[: profile["train_size"]], x_test, y_test
+    classes = int(max(y.max(), y_test.max(initial=0))) + 1
+    probe = jnp.asarray(data[2][:PROBE], jnp.float32)
     seeds = [seed + s for s in range(profile["seeds"])]
     configs = [("czmig", {"noise": 0.1}, [{"zmg": z} for z in profile["zmgs"]])]
     configs += [(name, {}, [{}]) for name in profile["baselines"]]
     results = []
     for norm, overrides, variants in configs:
-        network = build_network(profile["model"], norm, input_shape=data[0].shape[1:], n_classes=10,
+        network = build_network(profile["model"], norm, input_shape=data[0].shape[1:], n_classes=classes,
                                 width_factor=profile["width_factor"], **overrides)
         runs = [{"lr": profile["lr"], "seed": s, **v} for v in variants for s in seeds]
         records = train_sweep(network, data, runs, epochs=profile["epochs"], batch_size=profile["batch"],
@@ -90,7 +96,7 @@ def run(profile: dict, seed: int, progress=None) -> dict:
                 gain = results[-1]["trained_summary"]["common_mode_gain"] if trained else float("nan")
                 progress(f"{label} seed {record['seed']}: test accuracy {record['test_accuracy']:.4f}, "
                          f"common-mode gain after training {gain:.4g}")
-    return {"data": "digits", "image_shape": list(data[0].shape[1:]), "probe": int(probe.shape[0]),
+    return {"data": data_spec, "image_shape": list(data[0].shape[1:]), "probe": int(probe.shape[0]),
             "model": profile["model"], "width_factor": profile["width_factor"],
             "epochs": profile["epochs"], "lr": profile["lr"], "seeds": seeds, "runs": results,
             "zmg_prediction": zmg_prediction(results)}
@@ -110,26 +116,18 @@ def zmg_prediction(results: list[dict]) -> list[dict]:
              "rejected": 1.0 - float(np.mean(g))} for z, g in sorted(by_z.items())]
 
 
-def _digits(upsample: int, train_size):
-    """Standardised digits images (nearest-pixel upsampled), the first ``train_size`` to train."""
-    from kernelnorm.data import load_digits
-    from kernelnorm.train import images
-
-    x, y, x_test, y_test = (a.repeat(upsample, 1).repeat(upsample, 2) if a.ndim == 4 else a
-                            for a in images(load_digits()))
-    return x[:train_size], y[:train_size], x_test, y_test
-
-
 def main(argv=None) -> int:
     from kernelnorm.io import format_table, write_json
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=tuple(PROFILES), default="default")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", default="digits",
+                        help="digits (default), or your files: mnist:DIR, cifar10:DIR, cifar100:DIR")
     parser.add_argument("--out", default="results/msr_mean_shift.json")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    payload = run(PROFILES[args.profile], args.seed,
+    payload = run(PROFILES[args.profile], args.seed, args.data,
                   progress=lambda line: print(line, file=sys.stderr, flush=True))
     payload.update(profile=args.profile, seconds=time.perf_counter() - started)
     rows = []

@@ -75,21 +75,24 @@ def configurations(profile: dict) -> list[dict]:
     return rows
 
 
-def digits_images(upsample: int, train_size: int | None):
-    """sklearn digits as standardised NHWC images, upsampled ``upsample`` x by nearest pixel."""
-    from kernelnorm.data import load_digits
+def load_images(spec: str, upsample: int, train_size: int | None):
+    """Standardised NHWC images of ``spec`` (``digits``, or a user's ``mnist:DIR``,
+    ``cifar10:DIR``, ``cifar100:DIR``), upsampled ``upsample`` x by nearest pixel, the first
+    ``train_size`` training images (all when ``None``)."""
+    from kernelnorm.data import load_image_dataset
     from kernelnorm.train import images
 
     x, y, x_test, y_test = (a.repeat(upsample, 1).repeat(upsample, 2) if a.ndim == 4 else a
-                            for a in images(load_digits()))
+                            for a in images(load_image_dataset(spec)))
     return x[:train_size], y[:train_size], x_test, y_test
 
 
-def run(profile: dict, seed: int, progress=None) -> dict:
+def run(profile: dict, seed: int, data_spec: str = "digits", progress=None) -> dict:
     from kernelnorm.nn import build_network
     from kernelnorm.train import train_sweep
 
-    data = digits_images(profile["upsample"], profile["train_size"])
+    data = load_images(data_spec, profile["upsample"], profile["train_size"])
+    classes = int(max(data[1].max(), data[3].max(initial=0))) + 1
     rows = configurations(profile)
     seeds = [seed + s for s in range(profile["seeds"])]
     groups: dict = {}
@@ -100,7 +103,7 @@ def run(profile: dict, seed: int, progress=None) -> dict:
     magnitudes = []
     for (norm, noise), members in groups.items():
         overrides = {} if norm == "bn" else {"noise": noise}
-        network = build_network(profile["model"], norm, input_shape=data[0].shape[1:], n_classes=10,
+        network = build_network(profile["model"], norm, input_shape=data[0].shape[1:], n_classes=classes,
                                 width_factor=profile["width_factor"], **overrides)
         runs = [{"lr": rows[i]["lr"], "seed": s, "row": i, **({} if norm == "bn" else {"zmg": rows[i]["zmg"]})}
                 for i in members for s in seeds]
@@ -128,7 +131,7 @@ def run(profile: dict, seed: int, progress=None) -> dict:
     magnitude = float(np.mean(magnitudes)) if magnitudes else float("nan")
     return {"bn_filter_magnitude": magnitude,
             "bn_effective_lr": bn_lr / magnitude ** 2 if bn_lr and magnitudes else float("nan"),
-            "data": "digits", "image_shape": list(data[0].shape[1:]), "train": len(data[0]),
+            "data": data_spec, "image_shape": list(data[0].shape[1:]), "train": len(data[0]),
             "test": len(data[2]), "model": profile["model"], "width_factor": profile["width_factor"],
             "epochs": profile["epochs"], "batch": profile["batch"], "seeds": seeds,
             "schedule": "msr-resnet110 (x0.1 at 50% and 75% of the epochs)",
@@ -160,10 +163,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=tuple(PROFILES), default="default")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", default="digits",
+                        help="digits (default), or your files: mnist:DIR, cifar10:DIR, cifar100:DIR")
     parser.add_argument("--out", default="results/msr_table1.json")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    payload = run(PROFILES[args.profile], args.seed,
+    payload = run(PROFILES[args.profile], args.seed, args.data,
                   progress=lambda line: print(line, file=sys.stderr, flush=True))
     payload.update(profile=args.profile, seconds=time.perf_counter() - started)
     print(format_rows(payload["rows"]))

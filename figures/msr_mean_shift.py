@@ -79,7 +79,7 @@ def draw(data: dict, out: str) -> None:
     zmg.grid(alpha=0.3, which="both")
     zmg.legend(fontsize=6)
     shape = "x".join(str(s) for s in data["image_shape"][:2])
-    fig.suptitle(f"{data['model']} x{data['width_factor']:g} on digits {shape}, {data['epochs']} epochs "
+    fig.suptitle(f"{data['model']} x{data['width_factor']:g} on {data['data']} {shape}, {data['epochs']} epochs "
                  f"at lr {data['lr']:g}; measured on {data['probe']} held-out images", fontsize=9)
     fig.tight_layout()
     os.environ.setdefault("SOURCE_DATE_EPOCH", "0")  # reproducible PDF: no creation date

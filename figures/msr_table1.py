@@ -44,7 +44,7 @@ def draw(data: dict, out: str) -> None:
     ours.set_xlim(0, 100)
     ours.set_xlabel("test accuracy % (dots: seeds)")
     shape = "x".join(str(s) for s in data["image_shape"][:2])
-    ours.set_title(f"here: {data['model']} x{data['width_factor']:g} on digits {shape}, "
+    ours.set_title(f"here: {data['model']} x{data['width_factor']:g} on {data['data']} {shape}, "
                    f"{data['epochs']} epochs, {len(data['seeds'])} seeds", fontsize=8)
     ours.grid(alpha=0.3, axis="x")
     reported = [(yi, r) for yi, r in zip(y, rows) if r["paper_accuracy"] is not None]
