@@ -38,3 +38,24 @@ __all__ = [
     "project_weight_mean", "read_jsonl", "resolve_run", "rotate", "train", "train_step_memory",
     "warmup_multistep", "zero_mean_gradient_transform",
 ]
+
+# theory -> training: linearised NTK dynamics of dense-block networks; compiled-once sweeps
+from kernelnorm.train._sweep import train_sweep  # noqa: E402
+from kernelnorm.train._mean_shift import common_mode_gain, conv_inputs, mean_shift_profile  # noqa: E402
+from kernelnorm.train._dynamics import (  # noqa: E402
+    DenseNetwork,
+    GapStatistics,
+    gap_statistics,
+    hanin_nica_scale,
+    linearised_loss,
+    readout_block,
+    readout_kernels,
+    stable_learning_rate,
+    train_full_batch,
+)
+
+__all__ += [
+    "common_mode_gain", "conv_inputs", "mean_shift_profile",
+    "DenseNetwork", "GapStatistics", "gap_statistics", "hanin_nica_scale", "linearised_loss",
+    "readout_block", "readout_kernels", "stable_learning_rate", "train_full_batch", "train_sweep",
+]

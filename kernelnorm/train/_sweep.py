@@ -1,0 +1,161 @@
+"""Many training runs of one network, compiled once: learning rate, CZMG factor and seed vary.
+
+:func:`kernelnorm.train.train` compiles one step per call and fixes the scheme's hyper-parameters
+at trace time. A sweep (a table of learning rates x zmg factors x seeds) of the same network
+would recompile for each. Here the learning rate and the CZMG factor ``z`` are arguments of one
+jitted function that runs a whole training run (``lax.scan`` over the steps), so every run of
+the sweep reuses the same compiled code. Runs execute one after the other (``vmap`` over runs turns convolutions
+into grouped convolutions, which are slow on CPU), or all at once (``batched=True``, for dense
+networks).
+
+A run of the sweep is the run :func:`kernelnorm.train.train` makes for the same seed, learning
+rate and schedule: the same initial parameters, the same minibatch order, the same per-step keys
+and the same optimiser chain (:func:`kernelnorm.train.make_optimizer`, with CZMG
+``grad_V' = grad_V - z mean_spatial(grad_V)`` in front when the run sets ``z``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+
+from kernelnorm._errors import KernelnormInputError
+from kernelnorm.train._loop import evaluate, make_train_step
+from kernelnorm.train._optim import make_optimizer, zero_mean_gradient_transform
+from kernelnorm.train._schedules import preset_schedule
+
+
+def _czmg_factors(network, runs) -> list[float] | None:
+    """Per-run CZMG factor ``z`` (a run's ``"zmg"``, else the scheme's); ``None`` when no run
+    projects gradients. ``z = 0`` is no projection."""
+    default = network.scheme.zmg
+    factors = [run.get("zmg", default) for run in runs]
+    if all(z is None for z in factors):
+        return None
+    if network.scheme.weights != "czm":
+        raise KernelnormInputError("--zmg", f"CZMG needs zero-mean filters (czmig), not "
+                                   f"{network.scheme.name}")
+    for z in factors:
+        if z is not None and not 0.0 <= z <= 1.0:
+            raise KernelnormInputError("--zmg", f"must lie in [0, 1], got {z}")
+    return [0.0 if z is None else float(z) for z in factors]
+
+
+def _batch_order(seed: int, size: int, batch: int, epochs: int, steps: int) -> np.ndarray:
+    """``(steps, batch)`` indices: the epoch permutations of :func:`kernelnorm.train.train`."""
+    per_epoch = size // batch
+    rows = [np.random.default_rng([seed, e]).permutation(size)[: per_epoch * batch].reshape(per_epoch, batch)
+            for e in range(1, epochs + 1)]
+    return np.concatenate(rows)[:steps]
+
+
+def train_sweep(network, data, runs, *, epochs: int = 1, batch_size: int = 128,
+                schedule: str = "constant", momentum: float = 0.9, weight_decay: float = 5e-4,
+                steps: int | None = None, dtype: str = "float32", keep_params: bool = False,
+                batched: bool = False, progress=None) -> list[dict]:
+    """Train ``network`` once per entry of ``runs`` and evaluate it on the held-out split.
+
+    Args:
+        network: a :class:`kernelnorm.nn.Network`.
+        data: ``(x, y, x_test, y_test)`` as from :func:`kernelnorm.train.images` (pass the
+            training set as the held-out split to measure the training loss).
+        runs: dicts with ``"lr"`` and optionally ``"seed"`` (default 0) and ``"zmg"`` (CZMG
+            factor ``z`` in ``[0, 1]``; default the scheme's).
+        epochs, batch_size, schedule: as :class:`kernelnorm.train.TrainConfig` (the schedule is
+            a :data:`kernelnorm.train.PRESETS` name, rescaled to ``epochs``).
+        steps: stop after this many steps (default ``epochs * (m // batch_size)``).
+        keep_params: return the trained ``params`` and ``state`` of each run.
+        batched: run all runs at once under ``jax.vmap`` (fast for dense networks; slow for
+            convolutions on CPU) instead of one after the other.
+        progress: optional callable, called with each finished record.
+
+    Returns:
+        One record per run: the run's keys, ``test_loss``, ``test_accuracy`` (NaN when the run
+        diverged), ``train_loss`` (the mean minibatch loss of the last epoch, or of all steps
+        when fewer), ``losses`` (per step), ``diverged``, ``diverged_step``, ``seconds``.
+    """
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    x, y, x_test, y_test = data
+    runs = [dict(r) for r in runs]
+    if not runs:
+        raise KernelnormInputError("--lr", "a sweep needs at least one run")
+    for r in runs:
+        if not (isinstance(r.get("lr"), (int, float)) and r["lr"] > 0 and math.isfinite(r["lr"])):
+            raise KernelnormInputError("--lr", f"must be > 0, got {r.get('lr')!r}")
+    batch = min(int(batch_size), len(x))
+    per_epoch = len(x) // batch
+    total = epochs * per_epoch if steps is None else int(steps)
+    if total < 1 or total > epochs * per_epoch:
+        raise KernelnormInputError("--steps", f"must lie in [1, {epochs * per_epoch}], got {total}")
+    factors = _czmg_factors(network, runs)
+    base = network if factors is None else dataclasses.replace(
+        network, scheme=network.scheme.replace(zmg="none"))
+    shape = preset_schedule(schedule, 1.0, per_epoch, epochs)
+    dt = jnp.dtype(dtype)
+    xs, ys = jnp.asarray(x, dt), jnp.asarray(y)
+
+    def run(lr, z, params, state, order, keys):
+        optimizer = make_optimizer(base, params, lambda count: lr * shape(count), momentum=momentum,
+                                   weight_decay=weight_decay)
+        if factors is not None:
+            mask = network.kernel_mask(params, lambda info: info.czm_filter)
+            optimizer = optax.chain(zero_mean_gradient_transform(mask, z), optimizer)
+        step = make_train_step(network, optimizer, params)
+
+        def body(carry, inputs):
+            index, key = inputs
+            p, st, opt = carry
+            p, st, opt, loss, _ = step(p, st, opt, xs[index], ys[index], key)
+            return (p, st, opt), loss
+
+        (params, state, _), losses = jax.lax.scan(body, (params, state, optimizer.init(params)),
+                                                  (order, keys))
+        return params, state, losses
+
+    def inputs(i, r):
+        seed = int(r.get("seed", 0))
+        root = jax.random.PRNGKey(seed)
+        params, state = network.init(jax.random.fold_in(root, 0), dtype=dt)
+        order = jnp.asarray(_batch_order(seed, len(x), batch, epochs, total))
+        keys = jax.vmap(lambda t: jax.random.fold_in(jax.random.fold_in(root, 1), t))(jnp.arange(1, total + 1))
+        z = 0.0 if factors is None else factors[i]
+        return jnp.asarray(r["lr"], dt), jnp.asarray(z, dt), params, state, order, keys
+
+    def finish(i, r, params, state, losses, started):
+        losses = np.asarray(losses, dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(losses))
+        record = {**r, "zmg": None if factors is None else factors[i], "losses": losses,
+                  "train_loss": float(losses[-min(per_epoch, total):].mean()),
+                  "diverged": bool(bad.size), "diverged_step": int(bad[0]) + 1 if bad.size else None}
+        test = evaluate(network, params, state, x_test, y_test) if not bad.size else \
+            {"loss": float("nan"), "accuracy": float("nan")}
+        if not math.isfinite(test["loss"]):
+            record["diverged"] = True
+        record.update(test_loss=test["loss"], test_accuracy=test["accuracy"],
+                      seconds=time.perf_counter() - started)
+        if keep_params:
+            record.update(params=params, state=state)
+        if progress:
+            progress(record)
+        return record
+
+    if batched:
+        started = time.perf_counter()
+        stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *[inputs(i, r) for i, r in enumerate(runs)])
+        params, state, losses = jax.jit(jax.vmap(run))(*stacked)
+        pick = lambda tree, i: jax.tree_util.tree_map(lambda a: a[i], tree)  # noqa: E731
+        return [finish(i, r, pick(params, i), pick(state, i), losses[i], started)
+                for i, r in enumerate(runs)]
+    compiled = jax.jit(run)
+    records = []
+    for i, r in enumerate(runs):
+        started = time.perf_counter()
+        params, state, losses = compiled(*inputs(i, r))
+        records.append(finish(i, r, params, state, losses, started))
+    return records
