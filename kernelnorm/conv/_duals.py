@@ -1,0 +1,360 @@
+"""Activation steps of a conv layer with their infinite-width kernels, in JAX (jit, float64).
+
+A layer's activation step acts channel-wise on the normalised pre-activations ``y``:
+
+* :class:`AffineStep`  ``a(y) = phi(gamma y + beta)`` (Proxy Norm Eq. 4),
+* :class:`ProxyStep`   ``a(y) = (phi(gamma y + beta) - m) / sqrt(v + eps)`` (Proxy Norm Eq. 7),
+
+with one ``gamma ~ N(1, gamma_std^2)`` and one ``beta ~ N(0, beta_std^2)`` per channel
+(Proxy Norm Definition 1; ``gamma_std = beta_std = 0`` is the plain ``phi``). At infinite
+width the next layer averages over channels, so the kernel of the layer input is the average
+over ``(gamma, beta)`` of the Gaussian expectation. For a centred Gaussian pair ``(u, v)`` with
+``Var u = q1``, ``Var v = q2``, ``Cov = c`` every step gives
+
+* ``dual(q1, q2, c)            = E[a(u) a(v)]``,
+* ``derivative_dual(q1, q2, c) = E[a'(u) a'(v)]`` (the NTK factor; ``a' = da/dy``),
+* ``mean(q)                    = E[a(u)]`` (weight mean subtracts it).
+
+How ``(gamma, beta)`` is integrated out (derivations in ``docs/conv.md``):
+
+* affine step: given ``gamma``, ``(gamma u + beta, gamma v + beta)`` is a *centred* Gaussian
+  pair of covariance ``gamma^2 [[q1, c], [c, q2]] + beta_std^2``: ``beta`` is absorbed exactly
+  and only ``gamma`` needs Gauss-Hermite quadrature (``gamma_nodes``; at the paper's
+  ``gamma_std = 0.2`` eight nodes are exact to ``4e-9 sqrt(q1 q2)``, tested);
+* proxy step: ``m``, ``v`` depend on ``(gamma, beta)`` themselves, so ``beta`` cannot be
+  absorbed. For ReLU, ``relu(gamma u + beta) = |gamma| relu(u + t)`` with ``t = beta/|gamma|``,
+  and ``E[relu(u + t) relu(v + t)]`` has a closed form through the bivariate normal CDF
+  (:mod:`kernelnorm.conv._bivariate`). The ``(gamma, beta)`` integral becomes a 1-D integral
+  over ``t`` whose weights (integrals over ``gamma`` of the proxy constants) are precomputed
+  once, so every kernel entry costs ``t_nodes`` closed forms.
+
+The activation's closed-form kernels (ReLU, erf, identity) are evaluated by JAX twins of
+:class:`kernelnorm.Activation`'s numpy formulas (``jax_kernels``; equal to 1e-15 in
+``tests/test_conv_duals.py``); other activations call :meth:`kernelnorm.Activation.dual` and
+friends through ``jax.pure_callback`` (correct, but slower and on the host).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from kernelnorm._activations import ACTIVATIONS, Activation, get_activation
+from kernelnorm._errors import KernelnormInputError
+
+#: Gauss-Hermite nodes over ``gamma`` in the affine step (error <= 4e-9 sqrt(q1 q2) at std 0.2).
+DEFAULT_GAMMA_NODES = 8
+#: Quadrature nodes over ``t = beta / |gamma|`` in the proxy step.
+DEFAULT_T_NODES = 16
+
+
+# -- JAX kernels of an activation --------------------------------------------------------------
+
+
+def _safe_rho(q1, q2, c):
+    import jax.numpy as jnp
+
+    scale = jnp.sqrt(q1 * q2)
+    rho = jnp.where(scale > 0, c / jnp.where(scale > 0, scale, 1.0), 0.0)
+    return jnp.clip(rho, -1.0, 1.0), scale
+
+
+def _relu_kernels():
+    import jax.numpy as jnp
+
+    def dual(q1, q2, c):
+        rho, scale = _safe_rho(q1, q2, c)
+        return scale * (jnp.sqrt(1.0 - rho * rho) + (jnp.pi - jnp.arccos(rho)) * rho) / (2 * jnp.pi)
+
+    def derivative_dual(q1, q2, c):
+        rho, _ = _safe_rho(q1, q2, c)
+        return (jnp.pi - jnp.arccos(rho)) / (2 * jnp.pi)
+
+    def mean(q):
+        return jnp.sqrt(q / (2 * jnp.pi))
+
+    return dual, derivative_dual, mean
+
+
+def _erf_kernels():
+    import jax.numpy as jnp
+
+    def dual(q1, q2, c):
+        ratio = 2.0 * c / jnp.sqrt((1.0 + 2.0 * q1) * (1.0 + 2.0 * q2))
+        return (2.0 / jnp.pi) * jnp.arcsin(jnp.clip(ratio, -1.0, 1.0))
+
+    def derivative_dual(q1, q2, c):
+        return (4.0 / jnp.pi) / jnp.sqrt((1.0 + 2.0 * q1) * (1.0 + 2.0 * q2) - 4.0 * c * c)
+
+    def mean(q):
+        return jnp.zeros_like(q)
+
+    return dual, derivative_dual, mean
+
+
+def _identity_kernels():
+    import jax.numpy as jnp
+
+    return (lambda q1, q2, c: c + 0.0 * (q1 + q2),
+            lambda q1, q2, c: jnp.ones_like(c + q1 + q2),
+            lambda q: jnp.zeros_like(q))
+
+
+def _callback_kernels(activation: Activation):
+    """Host callbacks to the numpy kernels of ``activation`` (any activation kernelnorm has)."""
+    import jax
+    import jax.numpy as jnp
+
+    def wrap(function, arity):
+        def call(*args):
+            args = jnp.broadcast_arrays(*args)
+            shape = jax.ShapeDtypeStruct(args[0].shape, args[0].dtype)
+            host = lambda *a: np.asarray(function(*a), dtype=args[0].dtype)  # noqa: E731
+            return jax.pure_callback(host, shape, *args, vmap_method="broadcast_all")
+        return call
+
+    return (wrap(activation.dual, 3), wrap(activation.derivative_dual, 3),
+            wrap(activation.mean, 1))
+
+
+def jax_kernels(activation) -> tuple:
+    """``(dual, derivative_dual, mean)`` of ``activation`` as JAX-traceable functions.
+
+    The registry's ReLU, erf and identity have closed forms (the formulas of
+    :class:`kernelnorm.Activation`, evaluated in JAX); any other activation is evaluated by its
+    own numpy kernels through a host callback.
+    """
+    activation = get_activation(activation)
+    closed = {"relu": _relu_kernels, "erf": _erf_kernels, "identity": _identity_kernels}
+    if activation.name in closed and ACTIVATIONS.get(activation.name) is activation:
+        return closed[activation.name]()
+    return _callback_kernels(activation)
+
+
+# -- the activation steps ----------------------------------------------------------------------
+
+
+def _check_std(argument, value):
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+        raise KernelnormInputError(argument, f"must be a number >= 0, got {value!r}")
+    return float(value)
+
+
+@lru_cache(maxsize=16)
+def _hermite(order: int):
+    nodes, weights = np.polynomial.hermite_e.hermegauss(order)
+    return nodes, weights / weights.sum()
+
+
+@dataclass(frozen=True)
+class AffineStep:
+    """``phi(gamma y + beta)`` with ``gamma ~ N(gamma_mean, gamma_std^2)``, ``beta ~ N(0,
+    beta_std^2)`` per channel, integrated out (Proxy Norm Eq. 4 and Definition 1).
+
+    Formula: with ``gamma_i, w_i`` the Gauss-Hermite nodes and weights of ``gamma`` and
+    ``s2 = beta_std^2``,
+
+        dual(q1, q2, c)   = sum_i w_i E_phi[gamma_i^2 q1 + s2, gamma_i^2 q2 + s2, gamma_i^2 c + s2]
+        derivative_dual   = sum_i w_i gamma_i^2 E_phi'[same covariance]
+        mean(q)           = sum_i w_i E[phi(u)], u ~ N(0, gamma_i^2 q + s2)
+
+    exact in ``beta`` (absorbed into the covariance), quadrature in ``gamma`` only.
+
+    Example: ``AffineStep(get_activation("relu")).dual(1., 1., 0.)`` is ``1/(2 pi)``.
+    """
+
+    activation: Activation
+    gamma_std: float = 0.0
+    beta_std: float = 0.0
+    gamma_mean: float = 1.0
+    gamma_nodes: int = DEFAULT_GAMMA_NODES
+    _kernels: tuple = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "activation", get_activation(self.activation))
+        object.__setattr__(self, "gamma_std", _check_std("--gamma-std", self.gamma_std))
+        object.__setattr__(self, "beta_std", _check_std("--beta-std", self.beta_std))
+        object.__setattr__(self, "_kernels", jax_kernels(self.activation))
+
+    @property
+    def name(self) -> str:
+        return self.activation.name
+
+    def gamma_quadrature(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(gamma^2 nodes, weights)``; one node ``gamma_mean`` when ``gamma_std = 0``."""
+        if self.gamma_std == 0:
+            return np.array([self.gamma_mean**2]), np.ones(1)
+        nodes, weights = _hermite(self.gamma_nodes)
+        return (self.gamma_mean + self.gamma_std * nodes) ** 2, weights
+
+    def _average(self, kernel, q1, q2, c, *, slope: bool):
+        g2, w = self.gamma_quadrature()
+        s2 = self.beta_std**2
+        total = 0.0
+        for g, weight in zip(g2, w):
+            value = kernel(g * q1 + s2, g * q2 + s2, g * c + s2)
+            total = total + weight * (g * value if slope else value)
+        return total
+
+    def dual(self, q1, q2, c):
+        return self._average(self._kernels[0], q1, q2, c, slope=False)
+
+    def derivative_dual(self, q1, q2, c):
+        return self._average(self._kernels[1], q1, q2, c, slope=True)
+
+    def mean(self, q):
+        g2, w = self.gamma_quadrature()
+        return sum(weight * self._kernels[2](g * q + self.beta_std**2) for g, weight in zip(g2, w))
+
+
+@dataclass(frozen=True)
+class ProxyWeights:
+    """Quadrature of the proxy step over ``t = beta/|gamma|`` (see :class:`ProxyStep`):
+    ``E_{gamma,beta}[f] = sum_k f`` at ``t_k`` with the weights below (numpy constants).
+
+    ``second[k] = E[a^2 gamma^2; t_k]``, ``first[k] = E[a^2 m |gamma|; t_k]``,
+    ``zeroth = E[a^2 m^2]``, ``mean_first[k] = E[a |gamma|; t_k]``, ``mean_zeroth = E[a m]``,
+    with ``a = 1/sqrt(v + eps)``.
+    """
+
+    t: np.ndarray
+    second: np.ndarray
+    first: np.ndarray
+    zeroth: float
+    mean_first: np.ndarray
+    mean_zeroth: float
+
+
+def _gamma_grid(gamma_mean, gamma_std, count):
+    """Gauss-Legendre nodes/weights of ``|gamma|`` with its folded normal density."""
+    from scipy.stats import norm
+
+    if gamma_std == 0:
+        return np.array([abs(gamma_mean)]), np.ones(1)
+    lo = max(0.0, abs(gamma_mean) - 10 * gamma_std)
+    hi = abs(gamma_mean) + 10 * gamma_std
+    x, w = np.polynomial.legendre.leggauss(count)
+    g = lo + (x + 1) * (hi - lo) / 2
+    density = (norm.pdf(g, gamma_mean, gamma_std) + norm.pdf(-g, gamma_mean, gamma_std))
+    return g, w * (hi - lo) / 2 * density
+
+
+@lru_cache(maxsize=16)
+def proxy_weights(activation_name: str, gamma_mean: float, gamma_std: float, beta_std: float,
+                  eps: float, n_quantiles: int, t_nodes: int, gamma_nodes: int = 96) -> ProxyWeights:
+    """The ``t``-quadrature of :class:`ProxyStep` (numpy, computed once per configuration).
+
+    ``(gamma, beta) -> (|gamma|, t = beta/|gamma|)`` has Jacobian ``|gamma|``, so
+    ``E[g(gamma, beta) F(t)] = int F(t) W_g(t) dt`` with
+    ``W_g(t) = int g(gamma, gamma t) |gamma| p(gamma) p_beta(gamma t) d|gamma|`` (folded normal
+    ``p``; ``m``, ``v`` depend on ``|gamma|`` only). The ``t`` integral uses Gauss-Hermite nodes
+    of ``N(0, tau^2)``, ``tau = beta_std / |gamma_mean|``, with weights ``W_g(t_k)/N(t_k; 0,
+    tau^2)``; the ``|gamma|`` integral Gauss-Legendre over ``|gamma_mean| +- 10 gamma_std``.
+    """
+    from scipy.stats import norm
+
+    from kernelnorm._proxy import proxy_moments
+
+    g, wg = _gamma_grid(gamma_mean, gamma_std, gamma_nodes)
+    if beta_std == 0:
+        t, wt = np.zeros(1), np.ones(1)
+        gg, tt = g[None, :], t[:, None]
+        joint = wt[:, None] * wg[None, :]
+    else:
+        tau = beta_std / abs(gamma_mean)
+        z, w = _hermite(t_nodes)
+        t = tau * z
+        gg, tt = g[None, :], t[:, None]
+        # density of (|gamma|, t): p(|gamma|) p_beta(|gamma| t) |gamma|, divided by N(t; 0, tau^2)
+        ratio = norm.pdf(gg * tt, 0.0, beta_std) * gg / norm.pdf(tt, 0.0, tau)
+        joint = w[:, None] * wg[None, :] * ratio
+    beta = gg * tt
+    m, v = proxy_moments(np.broadcast_to(gg, beta.shape).ravel(), beta.ravel(),
+                         activation_name, n_quantiles=n_quantiles)
+    m, a = m.reshape(beta.shape), (v.reshape(beta.shape) + eps) ** -0.5
+    gam = np.broadcast_to(gg, beta.shape)
+    return ProxyWeights(
+        t=t, second=(joint * a * a * gam * gam).sum(1), first=(joint * a * a * m * gam).sum(1),
+        zeroth=float((joint * a * a * m * m).sum()), mean_first=(joint * a * gam).sum(1),
+        mean_zeroth=float((joint * a * m).sum()))
+
+
+@dataclass(frozen=True)
+class ProxyStep:
+    """Proxy-normalised activation step (Proxy Norm Eq. 7) with random ``(gamma, beta)``
+    integrated out; ReLU only (its moments under a shifted Gaussian have closed forms).
+
+    Formula (``a = 1/sqrt(v + eps)``, ``m, v`` the proxy moments of
+    :func:`kernelnorm.proxy_moments`, ``t = beta/|gamma|``, ``N2(t) = E[relu(u + t) relu(v + t)]``,
+    ``N1(t; q) = E[relu(u + t)]``, ``L(t) = P(u + t > 0, v + t > 0)``)::
+
+        dual            = E[a^2 gamma^2 N2(t)] - E[a^2 m |gamma| (N1(t; q1) + N1(t; q2))] + E[a^2 m^2]
+        derivative_dual = E[a^2 gamma^2 L(t)]
+        mean(q)         = E[a |gamma| N1(t; q)] - E[a m]
+
+    each expectation a sum over the ``t`` nodes of :func:`proxy_weights`.
+    """
+
+    activation: Activation
+    gamma_std: float = 0.0
+    beta_std: float = 0.0
+    eps: float = 0.03
+    n_quantiles: int = 200
+    gamma_mean: float = 1.0
+    t_nodes: int = DEFAULT_T_NODES
+
+    def __post_init__(self):
+        object.__setattr__(self, "activation", get_activation(self.activation))
+        if self.activation is not ACTIVATIONS["relu"]:
+            raise KernelnormInputError(
+                "--activation", f"the proxy-normalised step has a closed-form kernel for relu "
+                f"only, got {self.activation.name!r}")
+        object.__setattr__(self, "gamma_std", _check_std("--gamma-std", self.gamma_std))
+        object.__setattr__(self, "beta_std", _check_std("--beta-std", self.beta_std))
+
+    @property
+    def name(self) -> str:
+        return f"pn({self.activation.name})"
+
+    def weights(self) -> ProxyWeights:
+        return proxy_weights(self.activation.name, self.gamma_mean, self.gamma_std,
+                             self.beta_std, self.eps, self.n_quantiles, self.t_nodes)
+
+    def _scan(self, function, weights, *shape_like):
+        """``sum_k weights[k] function(t_k)`` as one compiled loop over the ``t`` nodes."""
+        import jax
+        import jax.numpy as jnp
+
+        p = self.weights()
+        start = jnp.zeros(jnp.broadcast_shapes(*(jnp.shape(a) for a in shape_like)))
+
+        def body(total, node):
+            t, weight = node
+            return total + weight * function(t), None
+
+        nodes = (jnp.asarray(p.t), jnp.asarray(weights))
+        return jax.lax.scan(body, start, nodes)[0]
+
+    def dual(self, q1, q2, c):
+        from kernelnorm.conv._bivariate import relu_shifted_mean, relu_shifted_moments
+
+        p = self.weights()
+        second = self._scan(lambda t: relu_shifted_moments(t, q1, q2, c)[0], p.second, q1, q2, c)
+        first = self._scan(lambda t: relu_shifted_mean(t, q1) + relu_shifted_mean(t, q2),
+                           p.first, q1, q2, c)
+        return second - first + p.zeroth
+
+    def derivative_dual(self, q1, q2, c):
+        from kernelnorm.conv._bivariate import relu_shifted_moments
+
+        p = self.weights()
+        return self._scan(lambda t: relu_shifted_moments(t, q1, q2, c)[1], p.second, q1, q2, c)
+
+    def mean(self, q):
+        from kernelnorm.conv._bivariate import relu_shifted_mean
+
+        p = self.weights()
+        return self._scan(lambda t: relu_shifted_mean(t, q), p.mean_first, q) - p.mean_zeroth
