@@ -73,8 +73,10 @@ def _conv_map(block, layer: Conv, mode: str):
 def activate(block, theta, q1, q2, step, mode: str):
     """``(E[a(u) a(v)], E[a'(u) a'(v)] Theta)`` of a block with input variances ``q1``, ``q2``."""
     a1, a2 = sp.expand_first(q1, mode), sp.expand_second(q2, mode)
-    kx = step.dual(a1, a2, block)
-    return kx, (None if theta is None else step.derivative_dual(a1, a2, block) * theta)
+    if theta is None:
+        return step.dual(a1, a2, block), None
+    kx, slope = step.dual_and_derivative(a1, a2, block)
+    return kx, slope * theta
 
 
 def needs_activation(layer, activated: bool) -> bool:
@@ -83,39 +85,66 @@ def needs_activation(layer, activated: bool) -> bool:
 
 @lru_cache(maxsize=128)
 def _activation_function(step, mode: str, ntk: bool, same: bool):
-    """Jitted ``(K, Theta, q1, q2) -> (Kx, Tx)``. A separate compiled function from the linear
-    part: fused into the window's shifted copies, XLA would recompute the activation's
-    quadrature once per shift (measured 8x slower)."""
+    """``(K, Theta, q1, q2) -> (Kx, Kx + Tx)`` (the second only for the NTK): the activation
+    step, compiled on its own (fused into the window's shifted copies, XLA would recompute its
+    quadrature once per shift: measured 8x slower). For the NTK of a ReLU step the angles are
+    computed by one compiled call and both kernels from them by another: XLA duplicates the
+    angle into each output of a two-output fusion (measured 5x slower)."""
     import jax
 
-    def run(block, theta, q1, q2):
+    def inputs(block, q1, q2):
         if same:
             q1 = q2 = sp.diagonal(block, mode)
-        return activate(block, theta if ntk else None, q1, q2, step, mode)
+        return sp.expand_first(q1, mode), sp.expand_second(q2, mode)
 
-    return jax.jit(run)
+    if not ntk:
+        return jax.jit(lambda block, theta, q1, q2: (step.dual(*inputs(block, q1, q2), block), None))
+    if not getattr(step, "splits", False):
+        def joint(block, theta, q1, q2):
+            kx, slope = step.dual_and_derivative(*inputs(block, q1, q2), block)
+            return kx, kx + slope * theta
+
+        return jax.jit(joint)
+
+    angles = jax.jit(lambda block, q1, q2: step.angles(*inputs(block, q1, q2), block))
+
+    @jax.jit
+    def combine(block, theta, q1, q2, angle):
+        a1, a2 = inputs(block, q1, q2)
+        kx, slope = step.dual_and_derivative_from_angles(a1, a2, block, angle)
+        return kx, kx + slope * theta
+
+    return lambda block, theta, q1, q2: combine(block, theta, q1, q2, angles(block, q1, q2))
 
 
 @lru_cache(maxsize=128)
-def _linear_function(layer, normalise: bool, mode: str, ntk: bool, same: bool):
-    """Jitted ``(Kx, Tx, m1, m2, v1, v2) -> (K', Theta', v)``: pooling, or the conv map, weight
-    mean, bias and layer norm."""
+def _window_function(layer, mode: str):
+    """Jitted conv map ``W`` (or average pooling) of one array. One array per compiled call:
+    XLA's multi-output fusions of two windows measured 10-25x slower than two calls."""
+    import jax
+
+    if isinstance(layer, Pool):
+        return jax.jit(lambda block: sp.average_pool(block, layer.window))
+    return jax.jit(lambda block: _conv_map(block, layer, mode))
+
+
+@lru_cache(maxsize=128)
+def _finish_function(layer, normalise: bool, mode: str, ntk: bool, same: bool):
+    """Jitted ``(W[Kx], W[Kx + Tx], m1, m2, v1, v2) -> (K', Theta', v)``: gain, weight-mean
+    patch means, bias and layer norm (``Theta' = K' + gain W[Tx]`` by linearity of ``W``)."""
     import jax
     import jax.numpy as jnp
 
-    def run(block, theta, m1, m2, v1, v2):
-        if isinstance(layer, Pool):
-            pooled = None if theta is None else sp.average_pool(theta, layer.window)
-            return sp.average_pool(block, layer.window), pooled, v1
-        new = layer.gain * _conv_map(block, layer, mode)
+    def run(window, window_sum, m1, m2, v1, v2):
+        correction = 0.0
         if layer.kind == "mean":
             if same:
                 m1 = m2 = sp.patch_mean(m1, layer.size, layer.padding)
-            new = new - layer.gain * sp.outer(m1, m2, mode)
-        new = new + layer.bias
+            correction = layer.gain * sp.outer(m1, m2, mode)
+        new = layer.gain * window - correction + layer.bias
         new_theta = None
         if ntk:
-            new_theta = new if layer.first else new + layer.gain * _conv_map(theta, layer, mode)
+            new_theta = new if layer.first else layer.gain * window_sum - correction + layer.bias
         if normalise:
             if same:
                 v1 = v2 = sp.diagonal(new, mode).reshape(new.shape[0], -1).mean(axis=1)
@@ -131,16 +160,24 @@ def _linear_function(layer, normalise: bool, mode: str, ntk: bool, same: bool):
 def _layer_function(layer, step, normalise: bool, mode: str, ntk: bool, same: bool,
                     activated: bool):
     """``(K, Theta, q1, q2, m1, m2, v1, v2) -> (K', Theta', v)`` of one layer on a batch of
-    blocks; ``same``: same-input blocks (``q``, patch means and ``v`` read off the blocks and
-    the carried mean fields ``m1 = m2``); ``activated``: the blocks are already ``(Kx, Tx)``."""
+    blocks, as a few compiled calls; ``same``: same-input blocks (``q``, patch means and ``v``
+    read off the blocks and the carried mean fields ``m1 = m2``); ``activated``: the blocks
+    are already ``(Kx, Kx + Tx)`` (after a pool)."""
     activation = (_activation_function(step, mode, ntk, same)
                   if needs_activation(layer, activated) else None)
-    linear = _linear_function(layer, normalise, mode, ntk, same)
+    window = _window_function(layer, mode)
+    pool = isinstance(layer, Pool)
+    finish = None if pool else _finish_function(layer, normalise, mode, ntk, same)
 
     def run(block, theta, q1, q2, m1, m2, v1, v2):
         if activation is not None:
             block, theta = activation(block, theta, q1, q2)
-        return linear(block, theta, m1, m2, v1, v2)
+        new = window(block)
+        first = not pool and layer.first
+        new_sum = None if theta is None else (new if first else window(theta))
+        if pool:
+            return new, new_sum, v1
+        return finish(new, new_sum, m1, m2, v1, v2)
 
     return run
 
@@ -222,15 +259,16 @@ def readout_values(block, theta, q1, q2, mean1, mean2, net, mode: str, activated
     readout = net.readout
     if not activated:
         block, theta = activate(block, theta, q1, q2, net.step, mode)
+        theta = None if theta is None else block + theta
     pool = sp.global_mean if readout.pooling == "gap" else sp.diagonal_mean
-    features = pool(block, mode)
+    features = pooled = pool(block, mode)
     if readout.kind == "mean":
         features = features - mean1.reshape(mean1.shape[0], -1).mean(axis=1) * \
             mean2.reshape(mean2.shape[0], -1).mean(axis=1)
     nngp = readout.gain * features + readout.bias
     if theta is None:
         return nngp, None
-    return nngp, nngp + readout.gain * pool(theta, mode)
+    return nngp, nngp + readout.gain * (pool(theta, mode) - pooled)
 
 
 @lru_cache(maxsize=32)
@@ -240,6 +278,75 @@ def _readout_function(net, mode: str, ntk: bool, activated: bool):
     def run(block, theta, q1, q2, mean1, mean2):
         return readout_values(block, theta if ntk else None, q1, q2, mean1, mean2, net, mode,
                               activated)
+
+    return jax.jit(run)
+
+
+def _barrier(flag, function):
+    """``function()``, computed into its own buffers: a ``lax.cond`` on a runtime flag (always
+    true) is a boundary XLA does not fuse across, so one compiled program can hold every layer
+    without XLA recomputing an activation inside the window's shifted copies."""
+    import jax
+    import jax.numpy as jnp
+
+    shapes = jax.eval_shape(function)
+    zeros = lambda: jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)  # noqa: E731
+    return jax.lax.cond(flag, function, zeros)
+
+
+def _activate_fused(flag, block, theta, q1, q2, step, mode):
+    a1, a2 = sp.expand_first(q1, mode), sp.expand_second(q2, mode)
+    if theta is None:
+        return _barrier(flag, lambda: step.dual(a1, a2, block)), None
+    if getattr(step, "splits", False):
+        angle = _barrier(flag, lambda: step.angles(a1, a2, block))
+
+        def joint():
+            kx, slope = step.dual_and_derivative_from_angles(a1, a2, block, angle)
+            return kx, kx + slope * theta
+    else:
+        def joint():
+            kx, slope = step.dual_and_derivative(a1, a2, block)
+            return kx, kx + slope * theta
+    return _barrier(flag, joint)
+
+
+@lru_cache(maxsize=32)
+def _chunk_function(net, mode: str, ntk: bool):
+    """One compiled program for a chunk of pairs through every layer and the readout:
+    ``(x, first, second, records, flag) -> (nngp, ntk)`` of shape ``(chunk,)`` (the stages are
+    those of :func:`_layer_function`, separated by :func:`_barrier`)."""
+    import jax
+
+    def run(x, first, second, records, final, flag):
+        block = input_blocks(x, first, second, mode)
+        theta = block if ntk else None
+        activated = False
+        for layer, (q, patch, scale) in zip(net.layers, records):
+            pool = isinstance(layer, Pool)
+            if needs_activation(layer, activated):
+                block, theta = _activate_fused(flag, block, theta, q[first], q[second],
+                                               net.step, mode)
+            window = lambda a, layer=layer: _window_function.__wrapped__(layer, mode)(a)  # noqa: E731
+            new = _barrier(flag, lambda b=block, w=window: w(b))
+            if theta is None:
+                new_sum = None
+            elif not pool and layer.first:
+                new_sum = new
+            else:
+                new_sum = _barrier(flag, lambda t=theta, w=window: w(t))
+            if pool:
+                block, theta, activated = new, new_sum, True
+                continue
+            finish = _finish_function.__wrapped__(layer, net.normalise, mode, ntk, False)
+            take = lambda a, idx: None if a is None else a[idx]  # noqa: E731
+            block, theta, _ = finish(new, new_sum, take(patch, first), take(patch, second),
+                                     take(scale, first), take(scale, second))
+            activated = False
+        final_q, final_mean = final
+        take = lambda a, idx: None if a is None else a[idx]  # noqa: E731
+        return readout_values(block, theta, take(final_q, first), take(final_q, second),
+                              final_mean[first], final_mean[second], net, mode, activated)
 
     return jax.jit(run)
 
@@ -254,8 +361,11 @@ def output_kernels(net, x, *, ntk: bool = True, mode: str, chunk: int, progress=
     rows, cols = np.triu_indices(n)
     nngp = np.zeros((n, n))
     theta = np.zeros((n, n)) if ntk else None
-    readout = _readout_function(net, mode, ntk, records.final_activated)
-    take = lambda values, idx: None if values is None else values[idx]  # noqa: E731
+    program = _chunk_function(net, mode, ntk)
+    layer_records = tuple((r.q, None if isinstance(layer, Pool) else r.patch_mean, r.scale)
+                          for layer, r in zip(net.layers, records.layers))
+    final = (records.final_q, records.final_mean)
+    flag = jnp.asarray(True)
     starts = range(0, len(rows), chunk)
     for start in (progress(starts) if progress else starts):
         i, j = rows[start:start + chunk], cols[start:start + chunk]
@@ -263,10 +373,8 @@ def output_kernels(net, x, *, ntk: bool = True, mode: str, chunk: int, progress=
         if count < chunk:  # pad the last chunk: one compiled shape
             i = np.concatenate([i, np.zeros(chunk - count, int)])
             j = np.concatenate([j, np.zeros(chunk - count, int)])
-        block, blocks_theta, activated = pair_blocks(net, x, i, j, records, mode, ntk=ntk)
-        values, values_theta = readout(block, blocks_theta, take(records.final_q, i),
-                                       take(records.final_q, j), records.final_mean[i],
-                                       records.final_mean[j])
+        values, values_theta = program(x, jnp.asarray(i), jnp.asarray(j), layer_records, final,
+                                       flag)
         nngp[i[:count], j[:count]] = np.asarray(values)[:count]
         if ntk:
             theta[i[:count], j[:count]] = np.asarray(values_theta)[:count]
