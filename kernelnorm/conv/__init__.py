@@ -23,7 +23,7 @@ from kernelnorm.conv._arch import (
     kernel_scheme_names,
 )
 from kernelnorm.conv._bivariate import bivariate_normal_cdf, relu_shifted_mean, relu_shifted_moments
-from kernelnorm.conv._duals import AffineStep, ProxyStep, jax_kernels, proxy_weights
+from kernelnorm.conv._duals import AffineStep, ProxyStep, jax_kernels, proxy_nodes
 from kernelnorm.conv._network import (
     ENTRY_RATE,
     ConvKernels,
@@ -40,6 +40,6 @@ __all__ = [
     "AffineStep", "Conv", "ConvKernels", "ConvNet", "ENTRY_RATE", "Estimate", "PADDINGS",
     "PAPER_AFFINE_STD", "Pool", "ProxyStep", "READOUTS", "Readout", "available_memory",
     "bivariate_normal_cdf", "check_images", "conv_kernel_gap", "conv_net", "conv_scheme",
-    "jax_kernels", "kernel_scheme_names", "proxy_weights", "random_net", "relu_shifted_mean",
+    "jax_kernels", "kernel_scheme_names", "proxy_nodes", "random_net", "relu_shifted_mean",
     "relu_shifted_moments",
 ]

@@ -65,11 +65,14 @@ def bivariate_normal_cdf(t, q1, q2, c):
     """``L(t) = P(u + t > 0, v + t > 0) = Phi2(t/s1, t/s2; rho)`` (Owen's T representation)."""
     from jax.scipy.special import owens_t
 
+    import jax
+
     s1, s2, rho, sigma, half = _geometry(q1, q2, c)
     a, b = t / s1, t / s2
     a_a = _ratio((s1 - s2) / s2, sigma) + half
     a_b = _ratio((s2 - s1) / s1, sigma) + half
-    return 0.5 * (_ndtr(a) + _ndtr(b)) - owens_t(a, a_a) - owens_t(b, a_b)
+    with jax.numpy_rank_promotion("allow"):  # owens_t broadcasts internally against (13,)
+        return 0.5 * (_ndtr(a) + _ndtr(b)) - owens_t(a, a_a) - owens_t(b, a_b)
 
 
 def relu_shifted_mean(t, q):

@@ -22,11 +22,10 @@ How ``(gamma, beta)`` is integrated out (derivations in ``docs/conv.md``):
   and only ``gamma`` needs Gauss-Hermite quadrature (``gamma_nodes``; at the paper's
   ``gamma_std = 0.2`` eight nodes are exact to ``4e-9 sqrt(q1 q2)``, tested);
 * proxy step: ``m``, ``v`` depend on ``(gamma, beta)`` themselves, so ``beta`` cannot be
-  absorbed. For ReLU, ``relu(gamma u + beta) = |gamma| relu(u + t)`` with ``t = beta/|gamma|``,
+  absorbed. For ReLU, ``relu(gamma u + beta) = gamma relu(u + t)`` with ``t = beta/gamma``,
   and ``E[relu(u + t) relu(v + t)]`` has a closed form through the bivariate normal CDF
-  (:mod:`kernelnorm.conv._bivariate`). The ``(gamma, beta)`` integral becomes a 1-D integral
-  over ``t`` whose weights (integrals over ``gamma`` of the proxy constants) are precomputed
-  once, so every kernel entry costs ``t_nodes`` closed forms.
+  (:mod:`kernelnorm.conv._bivariate`); ``(gamma, beta)`` takes a product Gauss-Hermite rule,
+  mirror nodes ``+-beta`` sharing one CDF.
 
 The activation's closed-form kernels (ReLU, erf, identity) are evaluated by JAX twins of
 :class:`kernelnorm.Activation`'s numpy formulas (``jax_kernels``; equal to 1e-15 in
@@ -47,8 +46,6 @@ from kernelnorm._errors import KernelnormInputError
 
 #: Gauss-Hermite nodes over ``gamma`` in the affine step (error <= 4e-9 sqrt(q1 q2) at std 0.2).
 DEFAULT_GAMMA_NODES = 8
-#: Quadrature nodes over ``t = beta / |gamma|`` in the proxy step.
-DEFAULT_T_NODES = 16
 
 
 # -- JAX kernels of an activation --------------------------------------------------------------
@@ -337,75 +334,56 @@ class AffineStep:
 
 
 @dataclass(frozen=True)
-class ProxyWeights:
-    """Quadrature of the proxy step over ``t = beta/|gamma|`` (see :class:`ProxyStep`):
-    ``E_{gamma,beta}[f] = sum_k f`` at ``t_k`` with the weights below (numpy constants).
+class ProxyNodes:
+    """Product Gauss-Hermite quadrature of the proxy step over ``(gamma, beta)`` (numpy).
 
-    ``second[k] = E[a^2 gamma^2; t_k]``, ``first[k] = E[a^2 m |gamma|; t_k]``,
-    ``zeroth = E[a^2 m^2]``, ``mean_first[k] = E[a |gamma|; t_k]``, ``mean_zeroth = E[a m]``,
-    with ``a = 1/sqrt(v + eps)``.
+    ``t``: the shifts ``beta_j / gamma_i`` of the nodes with ``beta_j > 0`` (``(T,)``; the
+    ``beta_j < 0`` nodes are their mirror images ``-t`` and ``beta = 0`` nodes are ``t = 0``);
+    for each mirrored pair the weights of the ``+t`` and ``-t`` nodes, and of the ``t = 0``
+    nodes (one entry, summed), of the three factors ``a^2 gamma^2``, ``a^2 m gamma``, ``a gamma``
+    (``a = 1/sqrt(v + eps)``), plus the constants ``E[a^2 m^2]``, ``E[a m]``.
     """
 
     t: np.ndarray
-    second: np.ndarray
-    first: np.ndarray
-    zeroth: float
-    mean_first: np.ndarray
-    mean_zeroth: float
-
-
-def _gamma_grid(gamma_mean, gamma_std, count):
-    """Gauss-Legendre nodes/weights of ``|gamma|`` with its folded normal density."""
-    from scipy.stats import norm
-
-    if gamma_std == 0:
-        return np.array([abs(gamma_mean)]), np.ones(1)
-    lo = max(0.0, abs(gamma_mean) - 10 * gamma_std)
-    hi = abs(gamma_mean) + 10 * gamma_std
-    x, w = np.polynomial.legendre.leggauss(count)
-    g = lo + (x + 1) * (hi - lo) / 2
-    density = (norm.pdf(g, gamma_mean, gamma_std) + norm.pdf(-g, gamma_mean, gamma_std))
-    return g, w * (hi - lo) / 2 * density
+    plus: np.ndarray  # (3, T)
+    minus: np.ndarray  # (3, T)
+    zero: np.ndarray  # (3,)
+    second_constant: float
+    mean_constant: float
 
 
 @lru_cache(maxsize=16)
-def proxy_weights(activation_name: str, gamma_mean: float, gamma_std: float, beta_std: float,
-                  eps: float, n_quantiles: int, t_nodes: int, gamma_nodes: int = 96) -> ProxyWeights:
-    """The ``t``-quadrature of :class:`ProxyStep` (numpy, computed once per configuration).
-
-    ``(gamma, beta) -> (|gamma|, t = beta/|gamma|)`` has Jacobian ``|gamma|``, so
-    ``E[g(gamma, beta) F(t)] = int F(t) W_g(t) dt`` with
-    ``W_g(t) = int g(gamma, gamma t) |gamma| p(gamma) p_beta(gamma t) d|gamma|`` (folded normal
-    ``p``; ``m``, ``v`` depend on ``|gamma|`` only). The ``t`` integral uses Gauss-Hermite nodes
-    of ``N(0, tau^2)``, ``tau = beta_std / |gamma_mean|``, with weights ``W_g(t_k)/N(t_k; 0,
-    tau^2)``; the ``|gamma|`` integral Gauss-Legendre over ``|gamma_mean| +- 10 gamma_std``.
-    """
-    from scipy.stats import norm
-
+def proxy_nodes(activation_name: str, gamma_mean: float, gamma_std: float, beta_std: float,
+                eps: float, n_quantiles: int, gamma_nodes: int, beta_nodes: int) -> ProxyNodes:
+    """The quadrature of :class:`ProxyStep` (computed once per configuration)."""
     from kernelnorm._proxy import proxy_moments
 
-    g, wg = _gamma_grid(gamma_mean, gamma_std, gamma_nodes)
-    if beta_std == 0:
-        t, wt = np.zeros(1), np.ones(1)
-        gg, tt = g[None, :], t[:, None]
-        joint = wt[:, None] * wg[None, :]
+    if gamma_std == 0:
+        gammas, w_gamma = np.array([gamma_mean]), np.ones(1)
     else:
-        tau = beta_std / abs(gamma_mean)
-        z, w = _hermite(t_nodes)
-        t = tau * z
-        gg, tt = g[None, :], t[:, None]
-        # density of (|gamma|, t): p(|gamma|) p_beta(|gamma| t) |gamma|, divided by N(t; 0, tau^2)
-        ratio = norm.pdf(gg * tt, 0.0, beta_std) * gg / norm.pdf(tt, 0.0, tau)
-        joint = w[:, None] * wg[None, :] * ratio
-    beta = gg * tt
-    m, v = proxy_moments(np.broadcast_to(gg, beta.shape).ravel(), beta.ravel(),
-                         activation_name, n_quantiles=n_quantiles)
-    m, a = m.reshape(beta.shape), (v.reshape(beta.shape) + eps) ** -0.5
-    gam = np.broadcast_to(gg, beta.shape)
-    return ProxyWeights(
-        t=t, second=(joint * a * a * gam * gam).sum(1), first=(joint * a * a * m * gam).sum(1),
-        zeroth=float((joint * a * a * m * m).sum()), mean_first=(joint * a * gam).sum(1),
-        mean_zeroth=float((joint * a * m).sum()))
+        z, w_gamma = _hermite(gamma_nodes)
+        gammas = gamma_mean + gamma_std * z
+    if np.any(gammas <= 0):
+        raise KernelnormInputError("--gamma-std", "the proxy step's gamma nodes must be > 0 "
+                                   f"(gamma_mean {gamma_mean}, std {gamma_std})")
+    if beta_std == 0:
+        betas, w_beta = np.zeros(1), np.ones(1)
+    else:
+        z, w_beta = _hermite(beta_nodes)
+        betas = beta_std * z
+    g, b = np.meshgrid(gammas, betas, indexing="ij")
+    weight = w_gamma[:, None] * w_beta[None, :]
+    m, v = proxy_moments(g.ravel(), b.ravel(), activation_name, n_quantiles=n_quantiles)
+    m, a = m.reshape(g.shape), (v.reshape(g.shape) + eps) ** -0.5
+    factors = np.stack([a * a * g * g, a * a * m * g, a * g]) * weight  # (3, G, B)
+    positive = betas > 0
+    mirror = [int(np.argmin(np.abs(betas + beta))) for beta in betas[positive]]
+    t = (b[:, positive] / g[:, positive]).ravel()
+    return ProxyNodes(
+        t=t, plus=factors[:, :, positive].reshape(3, -1),
+        minus=factors[:, :, mirror].reshape(3, -1), zero=factors[:, :, betas == 0].sum(axis=(1, 2)),
+        second_constant=float((weight * a * a * m * m).sum()),
+        mean_constant=float((weight * a * m).sum()))
 
 
 @dataclass(frozen=True)
@@ -413,15 +391,21 @@ class ProxyStep:
     """Proxy-normalised activation step (Proxy Norm Eq. 7) with random ``(gamma, beta)``
     integrated out; ReLU only (its moments under a shifted Gaussian have closed forms).
 
-    Formula (``a = 1/sqrt(v + eps)``, ``m, v`` the proxy moments of
-    :func:`kernelnorm.proxy_moments`, ``t = beta/|gamma|``, ``N2(t) = E[relu(u + t) relu(v + t)]``,
-    ``N1(t; q) = E[relu(u + t)]``, ``L(t) = P(u + t > 0, v + t > 0)``)::
+    With ``a = 1/sqrt(v + eps)`` and ``m, v`` the proxy moments of
+    :func:`kernelnorm.proxy_moments` at ``(gamma, beta)``, ``relu(gamma u + beta) = gamma
+    relu(u + t)``, ``t = beta/gamma`` (``gamma > 0`` at every node), so::
 
-        dual            = E[a^2 gamma^2 N2(t)] - E[a^2 m |gamma| (N1(t; q1) + N1(t; q2))] + E[a^2 m^2]
+        dual            = E[a^2 gamma^2 N2(t) - a^2 m gamma (N1(t; q1) + N1(t; q2)) + a^2 m^2]
         derivative_dual = E[a^2 gamma^2 L(t)]
-        mean(q)         = E[a |gamma| N1(t; q)] - E[a m]
+        mean(q)         = E[a gamma N1(t; q)] - E[a m]
 
-    each expectation a sum over the ``t`` nodes of :func:`proxy_weights`.
+    (``N2``, ``N1``, ``L``: :mod:`kernelnorm.conv._bivariate`), the expectation a product
+    Gauss-Hermite rule over ``(gamma, beta)``. The proxy moments, sums over 200 quantiles, have
+    kinks in ``beta/gamma``, so the rule converges only algebraically: at (6, 8) nodes the
+    kernel is exact to ``~1e-5`` (tested against a 300 x 60 rule). Mirror nodes ``+-beta`` share
+    one bivariate CDF: ``N2(-t) = N2(t) + c + t^2 - c (Phi(t/s1) + Phi(t/s2)) - t (N1(t; q1) +
+    N1(t; q2))`` and ``L(-t) = L(t) + 1 - Phi(t/s1) - Phi(t/s2)`` (from ``relu(x) = x +
+    relu(-x)``, the symmetry of ``(u, v)`` and Stein's lemma).
     """
 
     activation: Activation
@@ -430,7 +414,8 @@ class ProxyStep:
     eps: float = 0.03
     n_quantiles: int = 200
     gamma_mean: float = 1.0
-    t_nodes: int = DEFAULT_T_NODES
+    gamma_nodes: int = 6
+    beta_nodes: int = 8
 
     def __post_init__(self):
         object.__setattr__(self, "activation", get_activation(self.activation))
@@ -445,39 +430,47 @@ class ProxyStep:
     def name(self) -> str:
         return f"pn({self.activation.name})"
 
-    def weights(self) -> ProxyWeights:
-        return proxy_weights(self.activation.name, self.gamma_mean, self.gamma_std,
-                             self.beta_std, self.eps, self.n_quantiles, self.t_nodes)
+    def nodes(self) -> ProxyNodes:
+        return proxy_nodes(self.activation.name, self.gamma_mean, self.gamma_std, self.beta_std,
+                           self.eps, self.n_quantiles, self.gamma_nodes, self.beta_nodes)
 
-    def _scan(self, function, weights, *shape_like):
-        """``sum_k weights[k] function(t_k)`` as one compiled loop over the ``t`` nodes."""
+    def _moments(self, q1, q2, c, t):
+        """``N2, L, N1(q1) + N1(q2)`` at ``+t`` and ``-t`` (one bivariate CDF)."""
+        from kernelnorm.conv._bivariate import relu_shifted_mean, relu_shifted_moments
+
+        second, orthant = relu_shifted_moments(t, q1, q2, c)
+        first = relu_shifted_mean(t, q1) + relu_shifted_mean(t, q2)
+        cdf = _standard_cdf(t, q1) + _standard_cdf(t, q2)
+        mirror_second = second + c + t * t - c * cdf - t * first
+        mirror_orthant = orthant + 1.0 - cdf
+        return (second, orthant, first), (mirror_second, mirror_orthant, _mirror_mean(first, t))
+
+    def _sum(self, q1, q2, c, pick):
+        """``sum_nodes pick(weights, moments)`` over the mirrored pairs and the ``t = 0`` nodes,
+        as one compiled loop over the pairs."""
         import jax
         import jax.numpy as jnp
 
-        p = self.weights()
-        start = jnp.zeros(jnp.broadcast_shapes(*(jnp.shape(a) for a in shape_like)))
+        p = self.nodes()
+        shape = jnp.broadcast_shapes(*(jnp.shape(a) for a in (q1, q2, c)))
+        total = pick(p.zero, self._moments(q1, q2, c, 0.0)[0]) * jnp.ones(shape)
+        if len(p.t) == 0:
+            return total
 
-        def body(total, node):
-            t, weight = node
-            return total + weight * function(t), None
+        def body(carry, node):
+            t, plus, minus = node
+            here, there = self._moments(q1, q2, c, t)
+            return carry + pick(plus, here) + pick(minus, there), None
 
-        nodes = (jnp.asarray(p.t), jnp.asarray(weights))
-        return jax.lax.scan(body, start, nodes)[0]
+        nodes = (jnp.asarray(p.t), jnp.asarray(p.plus.T), jnp.asarray(p.minus.T))
+        return jax.lax.scan(body, total, nodes)[0]
 
     def dual(self, q1, q2, c):
-        from kernelnorm.conv._bivariate import relu_shifted_mean, relu_shifted_moments
-
-        p = self.weights()
-        second = self._scan(lambda t: relu_shifted_moments(t, q1, q2, c)[0], p.second, q1, q2, c)
-        first = self._scan(lambda t: relu_shifted_mean(t, q1) + relu_shifted_mean(t, q2),
-                           p.first, q1, q2, c)
-        return second - first + p.zeroth
+        p = self.nodes()
+        return self._sum(q1, q2, c, lambda w, m: w[0] * m[0] - w[1] * m[2]) + p.second_constant
 
     def derivative_dual(self, q1, q2, c):
-        from kernelnorm.conv._bivariate import relu_shifted_moments
-
-        p = self.weights()
-        return self._scan(lambda t: relu_shifted_moments(t, q1, q2, c)[1], p.second, q1, q2, c)
+        return self._sum(q1, q2, c, lambda w, m: w[0] * m[1])
 
     def dual_and_derivative(self, q1, q2, c):
         return self.dual(q1, q2, c), self.derivative_dual(q1, q2, c)
@@ -485,5 +478,21 @@ class ProxyStep:
     def mean(self, q):
         from kernelnorm.conv._bivariate import relu_shifted_mean
 
-        p = self.weights()
-        return self._scan(lambda t: relu_shifted_mean(t, q), p.mean_first, q) - p.mean_zeroth
+        p = self.nodes()
+        total = p.zero[2] * relu_shifted_mean(0.0, q)
+        for t, plus, minus in zip(p.t, p.plus[2], p.minus[2]):
+            here = relu_shifted_mean(t, q)
+            total = total + plus * here + minus * (here - t)  # N1(-t) = N1(t) - t
+        return total - p.mean_constant
+
+
+def _standard_cdf(t, q):
+    import jax.numpy as jnp
+    from jax.scipy.special import ndtr
+
+    return ndtr(t / jnp.sqrt(jnp.maximum(q, 1e-300)))
+
+
+def _mirror_mean(first, t):
+    """``N1(-t; q1) + N1(-t; q2) = N1(t; q1) + N1(t; q2) - 2t`` (``relu(x) = x + relu(-x)``)."""
+    return first - 2.0 * t

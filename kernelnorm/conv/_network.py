@@ -107,7 +107,7 @@ class ConvNet:
 
     def _nodes(self) -> int:
         if isinstance(self.step, ProxyStep):
-            return 4 * self.step.t_nodes  # two Owen's T functions and two normal CDFs per node
+            return 8 * len(self.step.nodes().t)  # two Owen's T functions and normal CDFs per node
         return len(self.step.gamma_quadrature()[0])
 
     def estimate(self, n_inputs: int, spatial_shape, *, ntk: bool = True, full: bool = False,
@@ -181,15 +181,14 @@ def check_images(x) -> np.ndarray:
     return x
 
 
-def _step(scheme, activation, gamma_std, beta_std, gamma_nodes, t_nodes):
+def _step(scheme, activation, gamma_std, beta_std, gamma_nodes):
     if scheme.proxy:
-        return ProxyStep(activation, gamma_std, beta_std, scheme.proxy_eps,
-                         scheme.proxy_quantiles, t_nodes=t_nodes)
+        return ProxyStep(activation, gamma_std, beta_std, scheme.proxy_eps, scheme.proxy_quantiles)
     return AffineStep(activation, gamma_std, beta_std, gamma_nodes=gamma_nodes)
 
 
 def _build(norm, layout, *, activation, padding, readout, gamma_std, beta_std, sigma_w2,
-           sigma_b2, width, in_channels, positions, gamma_nodes, t_nodes, overrides) -> ConvNet:
+           sigma_b2, width, in_channels, positions, gamma_nodes, overrides) -> ConvNet:
     scheme = conv_scheme(norm, **overrides)
     activation = get_activation(activation)
     width = infinite(width)
@@ -197,7 +196,7 @@ def _build(norm, layout, *, activation, padding, readout, gamma_std, beta_std, s
                           in_channels=in_channels, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
     head = build_readout(scheme, activation, readout, width=width, positions=positions,
                          sigma_w2=sigma_w2, sigma_b2=sigma_b2)
-    step = _step(scheme, activation, gamma_std, beta_std, gamma_nodes, t_nodes)
+    step = _step(scheme, activation, gamma_std, beta_std, gamma_nodes)
     return ConvNet(scheme, activation, step, layers, head, scheme.normaliser == "layer")
 
 
@@ -205,7 +204,7 @@ def random_net(norm, depth: int, *, activation="relu", kernel_size: int = 3,
                padding: str = "circular", gamma_std: float = PAPER_AFFINE_STD,
                beta_std: float = PAPER_AFFINE_STD, readout: str | None = None, sigma_w2=None,
                sigma_b2: float = 0.0, width=math.inf, in_channels: int = 1, positions: int = 1,
-               gamma_nodes: int = 8, t_nodes: int = 16, **overrides) -> ConvNet:
+               gamma_nodes: int = 8, **overrides) -> ConvNet:
     """The random net of Proxy Norm Definition 1 at infinite width: ``depth`` periodic ``k x k``
     conv layers, each followed by the scheme's normaliser and the activation step
     ``phi(gamma y + beta)`` (or PN Eq. 7) with ``gamma ~ N(1, gamma_std^2)``, ``beta ~ N(0,
@@ -219,14 +218,14 @@ def random_net(norm, depth: int, *, activation="relu", kernel_size: int = 3,
     return _build(norm, layout, activation=activation, padding=padding, readout=readout,
                   gamma_std=gamma_std, beta_std=beta_std, sigma_w2=sigma_w2, sigma_b2=sigma_b2,
                   width=width, in_channels=in_channels, positions=positions,
-                  gamma_nodes=gamma_nodes, t_nodes=t_nodes, overrides=overrides)
+                  gamma_nodes=gamma_nodes, overrides=overrides)
 
 
 def conv_net(norm, depth: int | None = None, *, layout=None, kernel_size: int = 3,
              padding: str = "same", readout: str = "gap", activation="relu", sigma_w2=None,
              sigma_b2: float = 0.0, gamma_std: float = 0.0, beta_std: float = 0.0,
              width=math.inf, in_channels: int = 1, positions: int = 1, gamma_nodes: int = 8,
-             t_nodes: int = 16, **overrides) -> ConvNet:
+             **overrides) -> ConvNet:
     """A conv/pool stack with a readout, like the trainable core's nets at initialisation
     (``gamma = 1``, ``beta = 0``): ``depth`` ``k x k`` convs, or an explicit ``layout`` (ints:
     conv sizes, ``"A"``: 2x2 average pooling), then ``readout`` (``gap`` or ``flatten``) and one
@@ -242,4 +241,4 @@ def conv_net(norm, depth: int | None = None, *, layout=None, kernel_size: int = 
     return _build(norm, tuple(layout), activation=activation, padding=padding, readout=readout,
                   gamma_std=gamma_std, beta_std=beta_std, sigma_w2=sigma_w2, sigma_b2=sigma_b2,
                   width=width, in_channels=in_channels, positions=positions,
-                  gamma_nodes=gamma_nodes, t_nodes=t_nodes, overrides=overrides)
+                  gamma_nodes=gamma_nodes, overrides=overrides)
