@@ -39,8 +39,9 @@ import numpy as np
 STEP = 0.25
 #: Half-width of the ``log s`` range around ``-log(2 lambda_max)`` (tails ~ exp(-HALF/2)).
 HALF_RANGE = 80.0
-#: Gauss-Legendre nodes of the outer angle of :func:`sqrt_covariance`.
-ANGLE_NODES = 12
+#: Gauss-Legendre nodes of the outer angle of :func:`sqrt_covariance` (relative error <= 4e-6
+#: on digits nets; 12 nodes: 2e-10).
+ANGLE_NODES = 6
 
 
 def centred_spectrum(blocks):

@@ -14,13 +14,19 @@ positions, ``K_x = K_y(x, . ; x, .)``, ``M_x = C K_x C / P``, ``Q_x = sigma_{x,c
 
 ``E sigma_x = E sqrt(Q_x)`` is the mean of the square root of a Gaussian quadratic form
 (:func:`kernelnorm.power._quadratic.sqrt_mean`, exact), and ``Var(mean_x sigma_x)`` needs the
-covariances ``Cov(sigma_x, sigma_x')`` of every input pair: exact by a 2-D Laplace integral
-(``cross="exact"``; one ``2P x 2P`` eigenproblem per angle node and pair, affordable for small
-``N P``) or, by default, ``cross="matched"``: ``Cov(sigma_x, sigma_x') = corr(Q_x, Q_x') sd(sigma_x)
-sd(sigma_x')`` with the exact ``sd(sigma_x)`` and the exact correlation of the quadratic forms
-(``Cov(Q_x, Q_x') = 2 ||C K_xx' C / P||_F^2``). Matching is exact for independent and for
-proportional forms; on digits nets it overstates the cross-input covariance by 0.5-5%, i.e.
-``<= 1e-3`` of ``mu_c(sigma_xc)^2`` (measured and bounded in ``tests/test_power_theory.py``).
+covariances ``Cov(sigma_x, sigma_x')`` of every input pair, each a 2-D Laplace integral with one
+``2P x 2P`` eigenproblem per angle node (:func:`~kernelnorm.power._quadratic.sqrt_covariance`).
+``cross`` chooses how:
+
+* ``"exact"``: every pair (``~40 ms`` per pair and layer at ``P = 64``);
+* ``"matched"``: ``Cov(sigma_x, sigma_x') = corr(Q_x, Q_x') sd(sigma_x) sd(sigma_x')`` with the
+  exact ``sd(sigma_x)`` and the exact correlation of the forms (``Cov(Q_x, Q_x') = 2 ||C K_xx' C
+  / P||_F^2``): exact for independent and for proportional forms; on digits nets it overstates
+  the cross covariances by 0.5-5% (``mu_c(sigma_xc)^2`` by ``< 1e-3``, but
+  ``sigma_c(sigma_xc)^2`` by up to 7%);
+* ``"sampled"`` (default): matched for every pair, corrected by the exact-minus-matched mean over
+  ``exact_pairs`` pairs drawn without replacement (a control variate); the correction's
+  standard error is propagated to the two terms (``cross_se``; zero when every pair is exact).
 
 The channel imbalance at infinite width is not 0 for finite ``N P``: ``P_c`` is a quadratic form
 of the field, ``std_c P_c / mean_c P_c = sqrt(2 sum K_y^2) / (N P mean_c P_c)``.
@@ -37,7 +43,9 @@ import numpy as np
 from kernelnorm._errors import KernelnormInputError
 from kernelnorm.power._decomposition import TERMS
 
-CROSS_METHODS = ("matched", "exact")
+CROSS_METHODS = ("sampled", "exact", "matched")
+#: Pairs per layer computed exactly by ``cross="sampled"``.
+EXACT_PAIRS = 16
 
 
 def theory_gap(norm) -> str | None:
@@ -54,15 +62,27 @@ def _block_means(blocks):
     return flat.mean(axis=1), (flat * flat).sum(axis=1)
 
 
-def layer_terms(rows, cols, blocks, *, cross: str = "matched", chunk: int = 256) -> dict:
-    """The four terms (not divided by the power), the power and the channel imbalance of one
-    layer from the ``K_y`` blocks of all input pairs ``rows <= cols`` (module docstring)."""
-    from kernelnorm.power._quadratic import (
-        centred_cross,
-        centred_spectrum,
-        sqrt_covariance,
-        sqrt_mean,
-    )
+def _cross_covariances(part, rows, cols, blocks, lam, vectors, sigma_var, q_var, exact: bool):
+    """``Cov(sigma_i, sigma_j)`` of the pairs ``part`` (exact or matched)."""
+    from kernelnorm.power._quadratic import centred_cross, sqrt_covariance
+
+    i, j = rows[part], cols[part]
+    centred = centred_cross(blocks[part])
+    if exact:
+        g = np.matmul(np.matmul(np.swapaxes(vectors[i], 1, 2), centred), vectors[j])
+        return sqrt_covariance(lam[i], lam[j], g)
+    cov_q = 2.0 * (centred * centred).sum(axis=(1, 2))
+    scale = np.sqrt(q_var[i] * q_var[j])
+    corr = np.divide(cov_q, scale, out=np.zeros_like(cov_q), where=scale > 0)
+    return corr * np.sqrt(sigma_var[i] * sigma_var[j])
+
+
+def layer_terms(rows, cols, blocks, *, cross: str = "sampled", exact_pairs: int = EXACT_PAIRS,
+                seed: int = 0, chunk: int = 256) -> dict:
+    """The four terms (not divided by the power), the power, the channel imbalance and the
+    standard error of the sampled cross-input correction (``cross_se``, on terms 3 and 4) of
+    one layer from the ``K_y`` blocks of all input pairs ``rows <= cols`` (module docstring)."""
+    from kernelnorm.power._quadratic import centred_spectrum, sqrt_mean
 
     if cross not in CROSS_METHODS:
         raise KernelnormInputError("--cross", f"choose from {', '.join(CROSS_METHODS)}, got {cross!r}")
@@ -71,8 +91,7 @@ def layer_terms(rows, cols, blocks, *, cross: str = "matched", chunk: int = 256)
     n = int(same.sum())
     diag = blocks[same]
     positions = int(round(math.sqrt(diag[0].size)))
-    flat_diag = diag.reshape(n, positions, positions)
-    powers = np.einsum("bii->b", flat_diag) / positions
+    powers = np.einsum("bii->b", diag.reshape(n, positions, positions)) / positions
     block_mean, block_square = _block_means(blocks)
     self_mean = block_mean[same]
     mu2 = (self_mean.sum() + 2.0 * block_mean[~same].sum()) / n**2
@@ -82,27 +101,26 @@ def layer_terms(rows, cols, blocks, *, cross: str = "matched", chunk: int = 256)
     sigma_var = np.maximum(expected_q - sigma_mean**2, 0.0)
     q_var = 2.0 * (lam * lam).sum(axis=1)
     off = np.flatnonzero(~same)
-    cross_cov = 0.0
+    args = (rows, cols, blocks, lam, vectors, sigma_var, q_var)
+    all_exact = cross == "exact" or (cross == "sampled" and len(off) <= exact_pairs)
+    cross_sum, cross_se = 0.0, 0.0
     for start in range(0, len(off), chunk):
-        part = off[start:start + chunk]
-        i, j = rows[part], cols[part]
-        centred = centred_cross(blocks[part])
-        if cross == "exact":
-            g = np.einsum("bpk,bpq,bql->bkl", vectors[i], centred, vectors[j])
-            cov = sqrt_covariance(lam[i], lam[j], g)
-        else:
-            cov_q = 2.0 * (centred * centred).sum(axis=(1, 2))
-            scale = np.sqrt(q_var[i] * q_var[j])
-            corr = np.divide(cov_q, scale, out=np.zeros_like(cov_q), where=scale > 0)
-            cov = corr * np.sqrt(sigma_var[i] * sigma_var[j])
-        cross_cov += 2.0 * cov.sum()
-    term3 = sigma_mean.mean() ** 2 + (sigma_var.sum() + cross_cov) / n**2
+        cross_sum += _cross_covariances(off[start:start + chunk], *args, exact=all_exact).sum()
+    if cross == "sampled" and not all_exact:
+        picked = np.random.default_rng(seed).choice(off, size=exact_pairs, replace=False)
+        residual = (_cross_covariances(picked, *args, exact=True)
+                    - _cross_covariances(picked, *args, exact=False))
+        cross_sum += len(off) * residual.mean()
+        finite = math.sqrt(1.0 - exact_pairs / len(off))
+        cross_se = len(off) * residual.std(ddof=1) / math.sqrt(exact_pairs) * finite
+    term3 = sigma_mean.mean() ** 2 + (sigma_var.sum() + 2.0 * cross_sum) / n**2
     square_sum = block_square[same].sum() + 2.0 * block_square[~same].sum()
     power = powers.mean()
     return {
         "terms": np.array([mu2, self_mean.mean() - mu2, term3, expected_q.mean() - term3]),
         "power": power,
         "imbalance": math.sqrt(2.0 * square_sum) / (n * positions) / power if power > 0 else 0.0,
+        "cross_se": 2.0 * cross_se / n**2,
     }
 
 
@@ -114,6 +132,8 @@ class PowerTheory:
         norm, label: the scheme; depth; cross: the method for ``Var(mean_x sigma_x)``.
         terms: ``(depth, 4)`` the terms of Eq. 5 (channel averages); shares: divided by power.
         power: ``(depth,)`` ``mean_c P_c``; imbalance: ``(depth,)`` ``std_c P_c / mean_c P_c``.
+        cross_se: ``(depth,)`` standard error of terms 3 and 4 from the sampled cross-input
+            correction (0 when exact), in units of the terms (divide by power for shares).
         seconds: compute time; config: the net's parameters.
     """
 
@@ -124,6 +144,7 @@ class PowerTheory:
     terms: np.ndarray
     power: np.ndarray
     imbalance: np.ndarray
+    cross_se: np.ndarray
     seconds: float
     config: dict = field(default_factory=dict)
 
@@ -139,7 +160,9 @@ class PowerTheory:
     def as_dict(self) -> dict:
         return {"norm": self.norm, "label": self.label, "depth": self.depth, "cross": self.cross,
                 "terms": list(TERMS), "shares": self.shares.tolist(), "power": self.power.tolist(),
-                "imbalance": self.imbalance.tolist(), "seconds": self.seconds, **self.config}
+                "imbalance": self.imbalance.tolist(), "cross_se": self.cross_se.tolist(),
+                "share_se": (self.cross_se / self.power).tolist(), "seconds": self.seconds,
+                **self.config}
 
 
 def theory_net(norm, depth: int, *, activation="relu", kernel_size: int = 3,
@@ -154,8 +177,9 @@ def theory_net(norm, depth: int, *, activation="relu", kernel_size: int = 3,
 
 
 def power_theory(norm, *, depth: int, inputs, activation="relu", kernel_size: int = 3,
-                 gamma_std: float = 0.2, beta_std: float = 0.2, cross: str = "matched",
-                 groups=None, proxy_eps=None, progress=None, max_memory=None) -> PowerTheory:
+                 gamma_std: float = 0.2, beta_std: float = 0.2, cross: str = "sampled",
+                 exact_pairs: int = EXACT_PAIRS, groups=None, proxy_eps=None, progress=None,
+                 max_memory=None) -> PowerTheory:
     """Predict the power decomposition of every layer of the random nets of ``norm`` on
     ``inputs`` ``(N, *S, C)`` at infinite width (module docstring). ``progress`` wraps the
     loop over layers. Refused in one line for schemes without a conv kernel (BN, IN, GN)."""
@@ -167,16 +191,18 @@ def power_theory(norm, *, depth: int, inputs, activation="relu", kernel_size: in
     layers = net.layer_kernels(inputs, max_memory=max_memory)
     if progress is not None:
         layers = progress(layers)
-    terms, power, imbalance = [], [], []
-    for _, (rows, cols), blocks in layers:
-        out = layer_terms(rows, cols, blocks, cross=cross)
+    terms, power, imbalance, cross_se = [], [], [], []
+    for index, (_, (rows, cols), blocks) in enumerate(layers):
+        out = layer_terms(rows, cols, blocks, cross=cross, exact_pairs=exact_pairs, seed=index)
         terms.append(out["terms"])
         power.append(out["power"])
         imbalance.append(out["imbalance"])
+        cross_se.append(out["cross_se"])
     config = {"activation": net.activation.name, "kernel_size": kernel_size,
               "gamma_std": gamma_std, "beta_std": beta_std, "n_inputs": int(np.shape(inputs)[0])}
     return PowerTheory(net.scheme.name, label(net.scheme), depth, cross, np.array(terms),
-                       np.array(power), np.array(imbalance), time.perf_counter() - start, config)
+                       np.array(power), np.array(imbalance), np.array(cross_se),
+                       time.perf_counter() - start, config)
 
 
 def theory_estimate(norm, *, depth: int, inputs, **net_options):
@@ -184,3 +210,49 @@ def theory_estimate(norm, *, depth: int, inputs, **net_options):
     net = theory_net(norm, depth, **net_options)
     shape = np.shape(inputs)
     return net.estimate(shape[0], shape[1:-1], ntk=False, full=True)
+
+
+#: Confidence level of the measured mean's Student-t interval (the finite-width band).
+BAND_LEVEL = 0.99
+#: Absolute floor of the band: terms that vanish exactly (CZM's instance means) differ by rounding.
+BAND_FLOOR = 1e-9
+
+
+def agreement(profile, theory: PowerTheory) -> dict:
+    """Where the prediction lies inside the finite-width band of the measured nets.
+
+    ``profile``: a :class:`kernelnorm.power.PowerProfile` of the same scheme, depth and inputs.
+    The band of a term at a layer is the mean over the ``R`` nets plus or minus the larger of
+    half their 10-90% interval and the Student-t half-width ``t_{R-1} s / sqrt(R)`` at
+    ``BAND_LEVEL``, widened by the prediction's own standard error (``share_se``) and
+    ``BAND_FLOOR``. Returns ``inside`` ``(depth, 4)``, the band ``low``/``high``, the measured
+    ``mean`` and the fraction inside."""
+    from kernelnorm.montecarlo import mean_ci
+
+    shares = np.asarray(profile.shares)  # (R, depth, 4)
+    estimate = mean_ci(shares, level=BAND_LEVEL)
+    low_q, high_q = np.quantile(shares, (0.1, 0.9), axis=0)
+    half = np.maximum((high_q - low_q) / 2.0, np.nan_to_num(estimate.half_width, posinf=0.0))
+    share_se = (theory.cross_se / theory.power)[:, None] * np.array([0.0, 0.0, 1.0, 1.0])
+    half = half + share_se + BAND_FLOOR
+    low, high = estimate.mean - half, estimate.mean + half
+    inside = (theory.shares >= low) & (theory.shares <= high)
+    return {"inside": inside, "low": low, "high": high, "mean": estimate.mean,
+            "fraction": float(inside.mean())}
+
+
+def theorem1_from_kernel(theory: PowerTheory, *, gamma_std: float = 0.2,
+                         beta_std: float = 0.2) -> dict:
+    """Proxy Norm Theorem 1 read off the predicted LN decomposition: ``rho = 1 - mu_c^2``
+    share, its bound ``rho^(1) r^(l-1)`` with ``r`` = :func:`kernelnorm.power.theorem1_rate`,
+    whether the bound holds at every layer, and the fitted log-rate of ``rho``."""
+    from kernelnorm.power._profile import log_rate, theorem1_rate
+
+    rho = 1.0 - theory.shares[:, 0]
+    rate = theorem1_rate(gamma_std=gamma_std, beta_std=beta_std)
+    bound = rho[0] * rate ** np.arange(len(rho))
+    positive = rho > 0
+    return {"rate": rate, "log_rate": math.log(rate), "rho": rho.tolist(), "bound": bound.tolist(),
+            "bound_holds": bool(np.all(rho <= bound * (1 + 1e-12))),
+            "fitted_log_rate": log_rate(rho[positive]) if positive.sum() > 1 else float("nan"),
+            "monotone": bool(np.all(np.diff(rho) <= 1e-15))}
