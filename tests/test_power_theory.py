@@ -38,7 +38,8 @@ def test_sqrt_mean_matches_the_chi_distribution(rank):
 
 
 def test_sqrt_covariance_matches_monte_carlo_and_its_limits():
-    """Cov(sqrt Q_a, sqrt Q_b) of two correlated forms against 10^6 Gaussian samples (5 SE);
+    """Cov(sqrt Q_a, sqrt Q_b) of two correlated forms against 10^6 Gaussian samples (5 SE of
+    25 batch estimates);
     independent forms give 0 (to rounding); identical forms give Var sqrt Q = E Q - (E sqrt Q)^2."""
     rng = np.random.default_rng(0)
     r = 5
@@ -54,7 +55,9 @@ def test_sqrt_covariance_matches_monte_carlo_and_its_limits():
     assert abs(value - batches.mean()) <= 5 * batches.std(ddof=1) / 5
     assert abs(float(sqrt_covariance(lam_a[None], lam_b[None], np.zeros((1, r, r)))[0])) <= 1e-13
     same = float(sqrt_covariance(lam_a[None], lam_a[None], np.diag(lam_a)[None])[0])
-    assert abs(same - (lam_a.sum() - float(sqrt_mean(lam_a[None])[0]) ** 2)) <= 1e-8
+    variance = lam_a.sum() - float(sqrt_mean(lam_a[None])[0]) ** 2
+    # perfectly correlated forms are the angle rule's worst case: 6 nodes, 1e-5 relative
+    assert abs(same / variance - 1) <= 2e-5
 
 
 def test_terms_sum_to_the_power_and_the_cross_methods_agree():
