@@ -35,7 +35,7 @@ from kernelnorm.power import (
 )
 
 PROFILES = {
-    "tiny": dict(depth=3, inputs=3, resolution=8, width=64, realisations=3,
+    "tiny": dict(depth=3, inputs=3, resolution=8, width=128, realisations=8,
                  norms=("weight-mean", "ln"), identity_depth=3),
     "default": dict(depth=10, inputs=6, resolution=8, width=128, realisations=5,
                     norms=("plain", "weight-mean", "czmig", "ln", "ln+pn"), identity_depth=10),

@@ -160,7 +160,7 @@ def test_cost_is_stated_and_a_run_that_does_not_fit_is_refused():
     assert estimate.pairs == 528
     assert estimate.entry_updates == 528 * 10 * 64**2
     assert 528 % estimate.chunk == 0 or -(-528 // estimate.chunk) * estimate.chunk - 528 < -(-528 // estimate.chunk)
-    with pytest.raises(KernelnormInputError, match="--max-memory.*GiB.*entry-updates") as err:
+    with pytest.raises(KernelnormInputError, match="--max-memory.*MiB.*entry-updates") as err:
         net.kernels(DIGITS[:4].reshape(4, 8, 8, 1), max_memory=1e5)
     assert "\n" not in str(err.value)
 

@@ -23,18 +23,24 @@ THEORY_COLUMNS = ["depth", "mu_c^2", "~", "sigma_c(mu_xc)^2", "~ ", "mu_c(sigma_
                   "in band"]
 
 
-def _theory(args, scheme, inputs):
-    """The infinite-width prediction for the measured nets (cost stated on stderr first)."""
-    import sys
-
-    from kernelnorm.cli._common import progress
-    from kernelnorm.power import power_theory, theory_estimate, theory_gap
+def _check_theory(scheme) -> None:
+    """Refuse ``--theory`` before any net runs when the scheme has no infinite-width limit."""
+    from kernelnorm.power import theory_gap
 
     gap = theory_gap(scheme)
     if gap is not None:
         from kernelnorm._errors import KernelnormInputError
 
         raise KernelnormInputError("--theory", f"{scheme.name} has no infinite-width prediction: {gap}")
+
+
+def _theory(args, scheme, inputs):
+    """The infinite-width prediction for the measured nets (cost stated on stderr first)."""
+    import sys
+
+    from kernelnorm.cli._common import progress
+    from kernelnorm.power import power_theory, theory_estimate
+
     options = dict(activation=args.activation, groups=args.groups, proxy_eps=args.proxy_eps)
     estimate = theory_estimate(scheme, depth=args.depth, inputs=inputs, **options)
     print(f"kernelnorm power --theory: {estimate.describe()}, plus the cross-input covariances "
@@ -68,6 +74,8 @@ def _power(args):
     from kernelnorm.power import draw_power_plot, label, make_inputs, power_profile, power_scheme
 
     scheme = power_scheme(args.norm, groups=args.groups, proxy_eps=args.proxy_eps)
+    if args.theory:
+        _check_theory(scheme)
     if args.dtype == "float64":
         import jax
 

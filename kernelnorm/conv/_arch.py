@@ -41,8 +41,10 @@ def conv_kernel_gap(scheme: Scheme) -> str | None:
 
     Reads the scheme's parts only (normaliser, network-level extras)."""
     if scheme.network_extras:
+        layers = scheme.layer_scheme()
+        hint = f" (use --norm {layers.name})" if layers is not None else ""
         return (f"{scheme.name} adds {' and '.join(scheme.network_extras)} to the network; the "
-                "conv kernel covers per-layer parts only")
+                f"conv kernel covers per-layer parts only{hint}")
     if scheme.normaliser in ("batch", "batch-centre"):
         return ("batch statistics couple every input of the batch and stay random per channel "
                 "at infinite width, so the kernel of one input pair is not a function of that "

@@ -60,8 +60,13 @@ class Estimate:
     def describe(self) -> str:
         return (f"{self.pairs} input pairs x {self.entry_updates / self.pairs:.3g} block "
                 f"entries over the layers = {self.entry_updates:.3g} entry-updates; memory "
-                f"~{self.memory_bytes / 2**20:.0f} MiB (chunks of {self.chunk} pairs); time "
-                f"~{self.seconds:.0f} s at {ENTRY_RATE:.0e} entry-updates/s (2 CPU cores)")
+                f"~{_size(self.memory_bytes)} (chunks of {self.chunk} pairs); time "
+                f"~{self.seconds:.0f} s at {ENTRY_RATE:.0e} entry-updates/s on 2 CPU cores, plus "
+                "5-30 s of compilation")
+
+
+def _size(count: float) -> str:
+    return f"{count / 2**30:.2f} GiB" if count >= 2**30 else f"{count / 2**20:.1f} MiB"
 
 
 def available_memory() -> float:
@@ -132,9 +137,9 @@ class ConvNet:
         limit = 0.8 * available_memory() if limit is None else limit
         if estimate.memory_bytes > limit:
             raise KernelnormInputError(
-                "--max-memory", f"the conv kernel needs ~{estimate.memory_bytes / 2**30:.2f} GiB, "
-                f"more than the {limit / 2**30:.2f} GiB allowed ({estimate.describe()}); use "
-                "fewer inputs, a smaller resolution or a flatten readout")
+                "--max-memory", f"the conv kernel needs ~{_size(estimate.memory_bytes)}, more "
+                f"than the {_size(limit)} allowed ({estimate.describe()}); use fewer inputs, a "
+                "smaller resolution or a flatten readout")
 
     def kernels(self, x, *, ntk: bool = True, chunk: int | None = None, progress=None,
                 max_memory: float | None = None) -> ConvKernels:
