@@ -42,7 +42,8 @@ def _theory(args, scheme, inputs):
     from kernelnorm.power import power_theory, theory_estimate
 
     options = dict(activation=args.activation, groups=args.groups, proxy_eps=args.proxy_eps)
-    estimate = theory_estimate(scheme, depth=args.depth, inputs=inputs, **options)
+    estimate = theory_estimate(scheme, depth=args.depth, inputs=inputs, off_pairs=args.off_pairs,
+                               **options)
     print(f"kernelnorm power --theory: {estimate.describe()}, plus the cross-input covariances "
           f"({args.exact_pairs} exact pairs per layer)", file=sys.stderr, flush=True)
 
@@ -50,7 +51,8 @@ def _theory(args, scheme, inputs):
         return progress(iterable, total=args.depth, desc="kernel layers")
 
     return power_theory(scheme, depth=args.depth, inputs=inputs, cross=args.cross,
-                        exact_pairs=args.exact_pairs, progress=bar, **options)
+                        exact_pairs=args.exact_pairs, off_pairs=args.off_pairs, seed=args.seed,
+                        progress=bar, **options)
 
 
 def _theory_rows(rows, theory, inside):
@@ -146,5 +148,9 @@ def register(subparsers) -> None:
                    help="--theory: cross-input covariances of the instance stds (default: sampled)")
     p.add_argument("--exact-pairs", type=positive_int, default=16,
                    help="--theory --cross sampled: input pairs per layer computed exactly (default: 16)")
+    p.add_argument("--off-pairs", type=positive_int, default=None,
+                   help="--theory: recurse every same-input pair and only this many other input "
+                        "pairs, drawn uniformly (cost ~N instead of ~N^2; sampling errors "
+                        "widen the band; default: all pairs)")
     add_json(p)
     p.set_defaults(run=_power)

@@ -403,15 +403,16 @@ def layer_entries(net, spatial_shape, mode: str) -> int:
     return sum(_sizes(net, spatial_shape, mode))
 
 
-def layerwise_blocks(net, x, *, chunk: int):
+def layerwise_blocks(net, x, *, chunk: int, pairs=None):
     """Yield ``(layer index, (rows, cols), blocks)`` after every conv layer: the ``K_y`` blocks
-    (numpy, ``(P, *S, *S)``) of all pairs ``rows <= cols``, held together (depth outer)."""
+    (numpy, ``(P, *S, *S)``) of the pairs ``(rows, cols)`` (default: all ``rows <= cols``),
+    held together (depth outer)."""
     import jax.numpy as jnp
 
     x = jnp.asarray(x, dtype=jnp.float64)
     n = x.shape[0]
     records = diagonal_records(net, x, "full")
-    rows, cols = np.triu_indices(n)
+    rows, cols = np.triu_indices(n) if pairs is None else (np.asarray(p) for p in pairs)
     blocks, activated = None, False
 
     def gather(values, index):

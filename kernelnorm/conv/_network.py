@@ -159,20 +159,23 @@ class ConvNet:
                 progress=progress)
         return ConvKernels(nngp, theta, time.perf_counter() - start, self.mode())
 
-    def layer_kernels(self, x, *, chunk: int | None = None, max_memory: float | None = None):
+    def layer_kernels(self, x, *, chunk: int | None = None, max_memory: float | None = None,
+                      pairs=None):
         """Yield ``(layer index, pairs (i, j), K_y blocks (P, *S, *S))`` for every conv layer:
-        the kernel of the normalised pre-activations ``y`` of every input pair ``i <= j`` (full
-        mode, all pairs in memory: the power decomposition needs them together)."""
+        the kernel of the normalised pre-activations ``y`` of every input pair ``i <= j``, or of
+        the given ``pairs = (rows, cols)`` (full mode, all of them in memory: the power
+        decomposition needs them together)."""
         import jax
 
         x = check_images(x)
         n = x.shape[0]
-        estimate = self.estimate(n, x.shape[1:-1], ntk=False, full=True)
+        count = None if pairs is None else len(pairs[0])
+        estimate = self.estimate(n, x.shape[1:-1], ntk=False, full=True, pairs=count)
         stored = estimate.pairs * _engine.block_entries(self, x.shape[1:-1], "full") * 8
         self.check_memory(Estimate(estimate.pairs, estimate.chunk, estimate.entry_updates,
                                    estimate.memory_bytes + stored, estimate.seconds), limit=max_memory)
         with jax.enable_x64(True):
-            yield from _engine.layerwise_blocks(self, x, chunk=chunk or estimate.chunk)
+            yield from _engine.layerwise_blocks(self, x, chunk=chunk or estimate.chunk, pairs=pairs)
 
 
 def check_images(x) -> np.ndarray:

@@ -79,9 +79,12 @@ def _cross_covariances(part, rows, cols, blocks, lam, vectors, sigma_var, q_var,
 
 def layer_terms(rows, cols, blocks, *, cross: str = "sampled", exact_pairs: int = EXACT_PAIRS,
                 seed: int = 0, chunk: int = 256) -> dict:
-    """The four terms (not divided by the power), the power, the channel imbalance and the
-    standard error of the sampled cross-input correction (``cross_se``, on terms 3 and 4) of
-    one layer from the ``K_y`` blocks of all input pairs ``rows <= cols`` (module docstring)."""
+    """The four terms (not divided by the power), the power, the channel imbalance and two
+    standard errors of one layer from the ``K_y`` blocks of the input pairs ``rows <= cols``:
+    every same-input pair, and every other pair or a uniform sample of them (then every sum
+    over pairs is the sample's mean times the number of pairs). ``mu2_se`` is the sampling
+    error of ``mu_c^2`` (on terms 1 and 2), ``cross_se`` that of the cross-input covariance
+    (on terms 3 and 4): sampling of pairs and of the exact correction, in quadrature."""
     from kernelnorm.power._quadratic import centred_spectrum, sqrt_mean
 
     if cross not in CROSS_METHODS:
@@ -94,32 +97,43 @@ def layer_terms(rows, cols, blocks, *, cross: str = "sampled", exact_pairs: int 
     powers = np.einsum("bii->b", diag.reshape(n, positions, positions)) / positions
     block_mean, block_square = _block_means(blocks)
     self_mean = block_mean[same]
-    mu2 = (self_mean.sum() + 2.0 * block_mean[~same].sum()) / n**2
+    off = np.flatnonzero(~same)
+    total = n * (n - 1) // 2
+    scale = total / len(off) if len(off) else 0.0  # 1 when every pair is present
+
+    def sampling_se(values):
+        if len(values) < 2 or len(values) == total:
+            return 0.0
+        return total * values.std(ddof=1) / math.sqrt(len(values)) * math.sqrt(1 - len(values) / total)
+
+    mu2 = (self_mean.sum() + 2.0 * scale * block_mean[off].sum()) / n**2
+    mu2_se = 2.0 * sampling_se(block_mean[off]) / n**2
     lam, vectors = centred_spectrum(diag)
     expected_q = lam.sum(axis=1)
     sigma_mean = sqrt_mean(lam)
     sigma_var = np.maximum(expected_q - sigma_mean**2, 0.0)
     q_var = 2.0 * (lam * lam).sum(axis=1)
-    off = np.flatnonzero(~same)
     args = (rows, cols, blocks, lam, vectors, sigma_var, q_var)
     all_exact = cross == "exact" or (cross == "sampled" and len(off) <= exact_pairs)
-    cross_sum, cross_se = 0.0, 0.0
-    for start in range(0, len(off), chunk):
-        cross_sum += _cross_covariances(off[start:start + chunk], *args, exact=all_exact).sum()
+    covariances = np.concatenate([np.zeros(0)] + [
+        _cross_covariances(off[start:start + chunk], *args, exact=all_exact)
+        for start in range(0, len(off), chunk)])
+    cross_sum, cross_se = scale * covariances.sum(), sampling_se(covariances)
     if cross == "sampled" and not all_exact:
         picked = np.random.default_rng(seed).choice(off, size=exact_pairs, replace=False)
         residual = (_cross_covariances(picked, *args, exact=True)
                     - _cross_covariances(picked, *args, exact=False))
-        cross_sum += len(off) * residual.mean()
+        cross_sum += total * residual.mean()
         finite = math.sqrt(1.0 - exact_pairs / len(off))
-        cross_se = len(off) * residual.std(ddof=1) / math.sqrt(exact_pairs) * finite
+        cross_se = math.hypot(cross_se, total * residual.std(ddof=1) / math.sqrt(exact_pairs) * finite)
     term3 = sigma_mean.mean() ** 2 + (sigma_var.sum() + 2.0 * cross_sum) / n**2
-    square_sum = block_square[same].sum() + 2.0 * block_square[~same].sum()
+    square_sum = block_square[same].sum() + 2.0 * scale * block_square[off].sum()
     power = powers.mean()
     return {
         "terms": np.array([mu2, self_mean.mean() - mu2, term3, expected_q.mean() - term3]),
         "power": power,
         "imbalance": math.sqrt(2.0 * square_sum) / (n * positions) / power if power > 0 else 0.0,
+        "mu2_se": mu2_se,
         "cross_se": 2.0 * cross_se / n**2,
     }
 
@@ -132,8 +146,8 @@ class PowerTheory:
         norm, label: the scheme; depth; cross: the method for ``Var(mean_x sigma_x)``.
         terms: ``(depth, 4)`` the terms of Eq. 5 (channel averages); shares: divided by power.
         power: ``(depth,)`` ``mean_c P_c``; imbalance: ``(depth,)`` ``std_c P_c / mean_c P_c``.
-        cross_se: ``(depth,)`` standard error of terms 3 and 4 from the sampled cross-input
-            correction (0 when exact), in units of the terms (divide by power for shares).
+        cross_se, mu2_se: ``(depth,)`` standard errors of terms 3-4 and 1-2 from sampled pairs
+            (0 when every pair is exact), in units of the terms (divide by power for shares).
         seconds: compute time; config: the net's parameters.
     """
 
@@ -145,12 +159,19 @@ class PowerTheory:
     power: np.ndarray
     imbalance: np.ndarray
     cross_se: np.ndarray
+    mu2_se: np.ndarray
     seconds: float
     config: dict = field(default_factory=dict)
 
     @property
     def shares(self) -> np.ndarray:
         return self.terms / self.power[:, None]
+
+    @property
+    def share_se(self) -> np.ndarray:
+        """``(depth, 4)`` standard errors of the shares (sampled pairs; 0 when exact)."""
+        return np.stack([self.mu2_se, self.mu2_se, self.cross_se, self.cross_se], axis=1) / \
+            self.power[:, None]
 
     def rows(self) -> list[dict]:
         return [{"depth": layer + 1, **{t: float(self.shares[layer, k]) for k, t in enumerate(TERMS)},
@@ -161,7 +182,8 @@ class PowerTheory:
         return {"norm": self.norm, "label": self.label, "depth": self.depth, "cross": self.cross,
                 "terms": list(TERMS), "shares": self.shares.tolist(), "power": self.power.tolist(),
                 "imbalance": self.imbalance.tolist(), "cross_se": self.cross_se.tolist(),
-                "share_se": (self.cross_se / self.power).tolist(), "seconds": self.seconds,
+                "mu2_se": self.mu2_se.tolist(), "share_se": self.share_se.tolist(),
+                "seconds": self.seconds,
                 **self.config}
 
 
@@ -178,38 +200,57 @@ def theory_net(norm, depth: int, *, activation="relu", kernel_size: int = 3,
 
 def power_theory(norm, *, depth: int, inputs, activation="relu", kernel_size: int = 3,
                  gamma_std: float = 0.2, beta_std: float = 0.2, cross: str = "sampled",
-                 exact_pairs: int = EXACT_PAIRS, groups=None, proxy_eps=None, progress=None,
-                 max_memory=None) -> PowerTheory:
+                 exact_pairs: int = EXACT_PAIRS, off_pairs: int | None = None, seed: int = 0,
+                 groups=None, proxy_eps=None, progress=None, max_memory=None) -> PowerTheory:
     """Predict the power decomposition of every layer of the random nets of ``norm`` on
-    ``inputs`` ``(N, *S, C)`` at infinite width (module docstring). ``progress`` wraps the
-    loop over layers. Refused in one line for schemes without a conv kernel (BN, IN, GN)."""
+    ``inputs`` ``(N, *S, C)`` at infinite width (module docstring). ``off_pairs``: recurse
+    every same-input pair and only that many other pairs, drawn uniformly with ``seed`` (the
+    cost then grows like ``N``, not ``N^2``; the sampling errors are in ``mu2_se``,
+    ``cross_se``). ``progress`` wraps the loop over layers. Refused in one line for schemes
+    without a conv kernel (BN, IN, GN)."""
     from kernelnorm.power._schemes import label
 
     net = theory_net(norm, depth, activation=activation, kernel_size=kernel_size,
                      gamma_std=gamma_std, beta_std=beta_std, groups=groups, proxy_eps=proxy_eps)
     start = time.perf_counter()
-    layers = net.layer_kernels(inputs, max_memory=max_memory)
+    pairs = _pairs(int(np.shape(inputs)[0]), off_pairs, seed)
+    layers = net.layer_kernels(inputs, max_memory=max_memory, pairs=pairs)
     if progress is not None:
         layers = progress(layers)
-    terms, power, imbalance, cross_se = [], [], [], []
+    terms, power, imbalance, cross_se, mu2_se = [], [], [], [], []
     for index, (_, (rows, cols), blocks) in enumerate(layers):
-        out = layer_terms(rows, cols, blocks, cross=cross, exact_pairs=exact_pairs, seed=index)
+        out = layer_terms(rows, cols, blocks, cross=cross, exact_pairs=exact_pairs,
+                          seed=seed + index)
         terms.append(out["terms"])
         power.append(out["power"])
         imbalance.append(out["imbalance"])
         cross_se.append(out["cross_se"])
+        mu2_se.append(out["mu2_se"])
     config = {"activation": net.activation.name, "kernel_size": kernel_size,
               "gamma_std": gamma_std, "beta_std": beta_std, "n_inputs": int(np.shape(inputs)[0])}
     return PowerTheory(net.scheme.name, label(net.scheme), depth, cross, np.array(terms),
                        np.array(power), np.array(imbalance), np.array(cross_se),
-                       time.perf_counter() - start, config)
+                       np.array(mu2_se), time.perf_counter() - start, config)
 
 
-def theory_estimate(norm, *, depth: int, inputs, **net_options):
+def _pairs(n: int, off_pairs: int | None, seed: int):
+    """Every same-input pair and ``off_pairs`` uniformly drawn other pairs (``None``: all)."""
+    if off_pairs is None or off_pairs >= n * (n - 1) // 2:
+        return None
+    if isinstance(off_pairs, bool) or int(off_pairs) != off_pairs or off_pairs < 2:
+        raise KernelnormInputError("--off-pairs", f"must be an integer >= 2, got {off_pairs!r}")
+    rows, cols = np.triu_indices(n, 1)
+    picked = np.sort(np.random.default_rng(seed).choice(len(rows), size=int(off_pairs), replace=False))
+    index = np.arange(n)
+    return np.concatenate([index, rows[picked]]), np.concatenate([index, cols[picked]])
+
+
+def theory_estimate(norm, *, depth: int, inputs, off_pairs: int | None = None, **net_options):
     """The stated cost (:class:`kernelnorm.conv.Estimate`) of :func:`power_theory`."""
     net = theory_net(norm, depth, **net_options)
     shape = np.shape(inputs)
-    return net.estimate(shape[0], shape[1:-1], ntk=False, full=True)
+    pairs = None if off_pairs is None else min(shape[0] + off_pairs, shape[0] * (shape[0] + 1) // 2)
+    return net.estimate(shape[0], shape[1:-1], ntk=False, full=True, pairs=pairs)
 
 
 #: Confidence level of the measured mean's Student-t interval (the finite-width band).
@@ -233,8 +274,7 @@ def agreement(profile, theory: PowerTheory) -> dict:
     estimate = mean_ci(shares, level=BAND_LEVEL)
     low_q, high_q = np.quantile(shares, (0.1, 0.9), axis=0)
     half = np.maximum((high_q - low_q) / 2.0, np.nan_to_num(estimate.half_width, posinf=0.0))
-    share_se = (theory.cross_se / theory.power)[:, None] * np.array([0.0, 0.0, 1.0, 1.0])
-    half = half + share_se + BAND_FLOOR
+    half = half + theory.share_se + BAND_FLOOR
     low, high = estimate.mean - half, estimate.mean + half
     inside = (theory.shares >= low) & (theory.shares <= high)
     return {"inside": inside, "low": low, "high": high, "mean": estimate.mean,
