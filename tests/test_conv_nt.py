@@ -19,7 +19,6 @@ means; the test shows they differ on digits (whose variance varies inside a wind
 ``tests/test_conv_montecarlo.py`` shows which one finite nets follow.
 """
 
-import math
 import os
 
 import numpy as np
@@ -27,13 +26,13 @@ import pytest
 
 from kernelnorm.conv import conv_net
 from kernelnorm.data import load_digits, normalise_rows
+from kernelnorm.nt import diagonal_tolerance
 
 pytestmark = pytest.mark.nt
 
 DEPTH = 4
-EPS = np.finfo(np.float64).eps
 RTOL = 1e-10
-NT_DIAGONAL_RTOL = DEPTH * 2 * math.sqrt(8 * EPS) / math.pi
+NT_DIAGONAL_RTOL = diagonal_tolerance(DEPTH)
 
 _rng = np.random.default_rng(0)
 ARRAYS = {

@@ -27,10 +27,11 @@ How ``(gamma, beta)`` is integrated out (derivations in ``docs/conv.md``):
   (:mod:`kernelnorm.conv._bivariate`); ``(gamma, beta)`` takes a product Gauss-Hermite rule,
   mirror nodes ``+-beta`` sharing one CDF.
 
-The activation's closed-form kernels (ReLU, erf, identity) are evaluated by JAX twins of
-:class:`kernelnorm.Activation`'s numpy formulas (``jax_kernels``; equal to 1e-15 in
-``tests/test_conv_duals.py``); other activations call :meth:`kernelnorm.Activation.dual` and
-friends through ``jax.pure_callback`` (correct, but slower and on the host).
+ReLU's kernels are evaluated in JAX through the angle ``arccos(rho)`` (a fast float64
+``arccos``), the identity's trivially; every other activation calls
+:meth:`kernelnorm.Activation.dual` and friends through ``jax.pure_callback`` (correct, slower,
+on the host). ``jax_kernels``; equal to ``kernelnorm.Activation`` to 1e-13 in
+``tests/test_conv_duals.py``.
 """
 
 from __future__ import annotations
@@ -161,22 +162,6 @@ def _relu_kernels():
             both)
 
 
-def _erf_kernels():
-    import jax.numpy as jnp
-
-    def dual(q1, q2, c):
-        ratio = 2.0 * c / jnp.sqrt((1.0 + 2.0 * q1) * (1.0 + 2.0 * q2))
-        return (2.0 / jnp.pi) * jnp.arcsin(jnp.clip(ratio, -1.0, 1.0))
-
-    def derivative_dual(q1, q2, c):
-        return (4.0 / jnp.pi) / jnp.sqrt((1.0 + 2.0 * q1) * (1.0 + 2.0 * q2) - 4.0 * c * c)
-
-    def mean(q):
-        return jnp.zeros_like(q)
-
-    return dual, derivative_dual, mean, _pair(dual, derivative_dual)
-
-
 def _pair(dual, derivative_dual):
     return lambda q1, q2, c: (dual(q1, q2, c), derivative_dual(q1, q2, c))
 
@@ -210,12 +195,12 @@ def jax_kernels(activation) -> tuple:
     """``(dual, derivative_dual, mean, both)`` of ``activation`` as JAX-traceable functions
     (``both`` returns the dual and the derivative dual from one evaluation).
 
-    The registry's ReLU, erf and identity have closed forms (the formulas of
-    :class:`kernelnorm.Activation`, evaluated in JAX); any other activation is evaluated by its
-    own numpy kernels through a host callback.
+    The registry's ReLU (through its angle, :func:`relu_angle`) and identity are evaluated in
+    JAX; any other activation by its own numpy kernels (:class:`kernelnorm.Activation`) through
+    a host callback.
     """
     activation = get_activation(activation)
-    closed = {"relu": _relu_kernels, "erf": _erf_kernels, "identity": _identity_kernels}
+    closed = {"relu": _relu_kernels, "identity": _identity_kernels}
     if activation.name in closed and ACTIVATIONS.get(activation.name) is activation:
         return closed[activation.name]()
     return _callback_kernels(activation)
