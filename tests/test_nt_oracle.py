@@ -21,14 +21,14 @@ import pytest
 
 from kernelnorm import Plain, WeightMean, with_stable_init
 from kernelnorm.data import load_digits, normalise_rows
+from kernelnorm.nt import diagonal_tolerance
 from kernelnorm.ntk import ntk_gram
 
 pytestmark = pytest.mark.nt
 
 DEPTH = 10
-EPS = np.finfo(np.float64).eps
 RTOL = 1e-10
-NT_DIAGONAL_RTOL = DEPTH * 2 * math.sqrt(8 * EPS) / math.pi
+NT_DIAGONAL_RTOL = diagonal_tolerance(DEPTH)
 
 _rng = np.random.default_rng(1)
 ARRAYS = {

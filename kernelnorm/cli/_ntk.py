@@ -10,6 +10,7 @@ import copy
 from kernelnorm._registry import norm_help
 from kernelnorm.cli._common import (
     add_json,
+    positive_float,
     norm_type,
     add_scheme_arguments,
     describe_scheme,
@@ -66,6 +67,9 @@ def _inputs(args):
 def _ntk(args):
     from kernelnorm.ntk import ntk_condition
 
+    if args.arch == "conv":
+        return _ntk_conv(args)
+
     scheme = scheme_from_args(args)
     name, x = _inputs(args)
     with layer_progress("NTK layers"):
@@ -81,6 +85,87 @@ def _ntk(args):
             f"lambda_min = {report.lambda_min:.12g}\n"
             f"lambda_max = {report.lambda_max:.12g}\n"
             f"chi_1      = {report.chi_1:.10g} ({report.phase})")
+    emit(args, payload, text)
+
+
+# -- --arch conv: the CNN-GP / CNTK of kernelnorm.conv on image data ------------------------------
+
+
+def _conv_images(args):
+    """Images ``(m, H, W, C)`` of ``--data``: digits (8x8, nearest-upsampled to ``--resolution``)
+    or a user's MNIST / CIFAR files; features centred and each image scaled to ``K0(x, x) = 1``
+    (the dense command's convention, ``normalise_rows``)."""
+    from kernelnorm._errors import KernelnormInputError
+    from kernelnorm.data import load_image_dataset, normalise_rows
+    from kernelnorm.ntk import check_inputs
+
+    dataset = load_image_dataset(args.data, seed=args.seed)
+    shape = dataset.image_shape or ((8, 8, 1) if dataset.name == "digits" else None)
+    if shape is None:
+        raise KernelnormInputError("--data", f"{dataset.name} is not an image data set (use "
+                                   "digits, mnist:DIR, cifar10:DIR or cifar100:DIR)")
+    x = check_inputs(dataset.x)[: args.max_points].reshape((-1, *shape))
+    if args.resolution is not None and args.resolution != shape[0]:
+        import numpy as np
+
+        if args.resolution % shape[0]:
+            raise KernelnormInputError("--resolution", f"must be a multiple of {shape[0]}, got "
+                                       f"{args.resolution}")
+        factor = args.resolution // shape[0]
+        x = np.repeat(np.repeat(x, factor, axis=1), factor, axis=2)
+    flat = x.reshape(len(x), -1)
+    if not args.raw:
+        flat = normalise_rows(flat)
+    return dataset.name, flat.reshape(x.shape)
+
+
+def _conv_layout(text: str):
+    """``3,3,A,3``: conv sizes and ``A`` (2x2 average pooling)."""
+    items = []
+    for item in text.split(","):
+        item = item.strip()
+        items.append(item.upper() if item.upper() in ("A", "M") else int(item))
+    return tuple(items)
+
+
+def _ntk_conv(args):
+    import sys
+
+    from kernelnorm.cli._common import format_number
+    from kernelnorm.conv import conv_net
+    from kernelnorm.ntk import spectrum
+
+    if args.width is not None:
+        from kernelnorm._errors import KernelnormInputError
+
+        raise KernelnormInputError("--width", "the conv kernel is the infinite-width limit (no "
+                                   "Lemma 1 width); drop --width with --arch conv")
+    sigma_w2 = args.sigma_w**2 if args.sigma_w is not None else args.sigma_w2
+    net = conv_net(args.norm, args.depth, layout=args.layout, kernel_size=args.kernel_size,
+                   padding=args.padding, readout=args.readout, activation=args.activation,
+                   sigma_w2=sigma_w2, sigma_b2=args.sigma_b2 or 0.0)
+    name, x = _conv_images(args)
+    estimate = net.estimate(len(x), x.shape[1:-1])
+    limit = None if args.max_memory is None else args.max_memory * 2**30
+    net.check_memory(estimate, limit=limit)
+    print(f"kernelnorm ntk --arch conv: {estimate.describe()}", file=sys.stderr, flush=True)
+    bar = lambda chunks: progress(chunks, total=len(chunks), desc="pair chunks")  # noqa: E731
+    kernels = net.kernels(x, progress=bar, max_memory=limit)
+    spec = spectrum(kernels.ntk)
+    layers = ",".join(str(layer) for layer in (args.layout or (args.kernel_size,) * args.depth))
+    payload = {"arch": "conv", "scheme": net.scheme.name, "activation": net.activation.name,
+               "layout": layers, "depth": net.depth, "padding": args.padding,
+               "readout": args.readout, "data": name, "m": int(len(x)),
+               "image_shape": list(x.shape[1:]), "kappa": spec.kappa,
+               "lambda_min": spec.lambda_min, "lambda_max": spec.lambda_max,
+               "kernel_seconds": kernels.seconds, "eigen_seconds": spec.seconds,
+               "mode": kernels.mode, "estimate": estimate.describe()}
+    text = (f"CNTK of {net.scheme.name}, {net.activation.name}, {net.depth} conv layers "
+            f"({layers}; {args.padding} padding, {args.readout} readout) on {name} "
+            f"(m = {len(x)}, images {'x'.join(map(str, x.shape[1:]))}; {kernels.seconds:.1f} s)\n"
+            f"kappa      = {format_number(spec.kappa, 12)}\n"
+            f"lambda_min = {spec.lambda_min:.12g}\n"
+            f"lambda_max = {spec.lambda_max:.12g}")
     emit(args, payload, text)
 
 
@@ -120,12 +205,46 @@ def _kappa_depth(args):
     emit(args, rows, text)
 
 
+def _add_conv_arguments(parser) -> None:
+    """``--arch conv`` and its options; ``--norm`` then takes every scheme with a conv kernel
+    (checked when the command runs: CZM filters have no dense kernel, BN no conv kernel)."""
+    from kernelnorm.conv import PADDINGS, READOUTS
+    from kernelnorm.data import IMAGE_DATASET_SPECS
+
+    for action in parser._actions:
+        if action.dest == "norm":
+            action.type = norm_type(None)
+            action.help += "; with --arch conv: " + ", ".join(_conv_names())
+    group = parser.add_argument_group("--arch conv (CNN-GP / CNTK, kernelnorm.conv)")
+    group.add_argument("--arch", default="fc", choices=("fc", "conv"),
+                       help="fc (dense, default) or conv (image data: digits or "
+                            f"{IMAGE_DATASET_SPECS})")
+    group.add_argument("--kernel-size", type=positive_int, default=3, help="conv filter size (odd)")
+    group.add_argument("--layout", type=_conv_layout, default=None,
+                       help="explicit layers, e.g. 3,3,A,3 (A: 2x2 average pooling); overrides --depth")
+    group.add_argument("--padding", default="same", choices=PADDINGS)
+    group.add_argument("--readout", default="gap", choices=READOUTS,
+                       help="global average pooling or flatten, then one dense unit")
+    group.add_argument("--resolution", type=positive_int, default=None,
+                       help="upsample digits (8x8) to R x R, R a multiple of 8")
+    group.add_argument("--max-memory", type=positive_float, default=None, metavar="GIB",
+                       help="refuse runs whose stated memory exceeds this (default: 80%% of "
+                            "the available memory)")
+
+
+def _conv_names():
+    from kernelnorm.conv import kernel_scheme_names
+
+    return kernel_scheme_names()
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("ntk", help="condition number kappa of the infinite-width NTK on data",
                               epilog=CONVENTIONS)
     add_scheme_arguments(p)
     p.add_argument("--depth", type=positive_int, required=True, help="number of weight layers L")
     _add_data_arguments(p)
+    _add_conv_arguments(p)
     add_json(p)
     p.set_defaults(run=_ntk)
 

@@ -13,9 +13,10 @@ from kernelnorm.nt._layers import (
     fc_network,
     nt_activation,
 )
-from kernelnorm.nt._subprocess import OracleUnavailable, oracle_python, run_oracle
+from kernelnorm.nt._subprocess import OracleUnavailable, diagonal_tolerance, oracle_python, run_oracle
 
 __all__ = [
-    "Centred", "OracleUnavailable", "activation_mean_fn", "conv_network", "fc_network",
+    "Centred", "OracleUnavailable", "activation_mean_fn", "conv_network", "diagonal_tolerance",
+    "fc_network",
     "nt_activation", "oracle_python", "run_oracle",
 ]

@@ -154,20 +154,23 @@ def fc_network(scheme, depth: int, *, width: int = 512):
 
 
 def conv_network(scheme, depth: int, *, channels: int = 128, filter_shape=(3, 3),
-                 padding: str = "CIRCULAR", readout: str = "flatten"):
+                 padding: str = "CIRCULAR", readout: str = "flatten", layer_norm: bool = False):
     """CNN-GP / CNTK of a depth-``L`` convolutional network of the scheme (NHWC inputs).
 
-    Conv layers as in :func:`fc_network` (weight mean through :func:`Centred`), then
+    Conv layers as in :func:`fc_network` (weight mean through :func:`Centred`), each followed by
+    neural-tangents' ``LayerNorm`` over positions and channels when ``layer_norm``, then
     ``readout`` (``flatten`` or ``gap``, global average pooling) and a dense output unit.
     """
     from neural_tangents import stax
 
     activation, w_std = _block_layers(scheme)
     b_std = _bias_std(scheme)
-    conv = lambda s: stax.Conv(channels, filter_shape, padding=padding, W_std=s, b_std=b_std)  # noqa: E731
-    layers = [conv(math.sqrt(scheme.sigma_w2))]
+    norm = [stax.LayerNorm(axis=(1, 2, 3))] if layer_norm else []
+    conv = lambda s: [stax.Conv(channels, filter_shape, padding=padding, W_std=s, b_std=b_std),  # noqa: E731
+                      *norm]
+    layers = conv(math.sqrt(scheme.sigma_w2))
     for _ in range(int(depth) - 1):
-        layers += [activation, conv(w_std)]
+        layers += [activation, *conv(w_std)]
     pool = {"flatten": stax.Flatten, "gap": stax.GlobalAvgPool}
     if readout not in pool:
         raise KernelnormInputError("--readout", f"choose from {', '.join(pool)}, got {readout!r}")

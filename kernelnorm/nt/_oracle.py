@@ -9,9 +9,14 @@ names an ``.npz`` of input arrays, an output ``.npz`` and a list of cases::
          "sigma_b2": 0.0, "width": null, "depth": 10, "x": "x", "architecture": "fc",
          "jit": false, "repeats": 0}]}
 
+Convolutional cases add ``"architecture": "conv"``, ``"filter_shape"``, ``"readout"`` (``flatten``
+or ``gap``), ``"padding"`` (``CIRCULAR`` or ``SAME``) and ``"layer_norm"`` (neural-tangents'
+``LayerNorm`` over positions and channels after every conv).
+
 For each case the output holds ``nngp__NAME`` and ``ntk__NAME``; ``OUTPUT.json`` holds the
 timings (``first_call_s``: compile + run of the first call, ``steady_s``: the best of
-``repeats`` further calls). JAX runs in float64.
+``repeats`` further calls) and the process's peak resident memory before and after the case
+(``peak_rss_before_kib``, ``peak_rss_after_kib``: ``ru_maxrss``, KiB on Linux). JAX runs in float64.
 """
 
 from __future__ import annotations
@@ -40,16 +45,21 @@ def _kernel_fn(case):
     if case.get("architecture", "fc") == "fc":
         return fc_network(scheme, case["depth"])[2]
     return conv_network(scheme, case["depth"], filter_shape=tuple(case.get("filter_shape", (3, 3))),
-                        readout=case.get("readout", "flatten"))[2]
+                        readout=case.get("readout", "flatten"),
+                        padding=case.get("padding", "CIRCULAR"),
+                        layer_norm=case.get("layer_norm", False))[2]
 
 
 def _run_case(case, x):
     import jax
     import numpy as np
 
+    import resource
+
     kernel_fn = _kernel_fn(case)
     if case.get("jit", False):
         kernel_fn = jax.jit(kernel_fn, static_argnames="get")
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     nngp, ntk = kernel_fn(x, None, ("nngp", "ntk"))
     ntk.block_until_ready()
@@ -60,7 +70,8 @@ def _run_case(case, x):
         kernel_fn(x, None, ("nngp", "ntk"))[1].block_until_ready()
         steady.append(time.perf_counter() - start)
     timing = {"first_call_s": first, "steady_s": min(steady) if steady else None,
-              "steady_all_s": steady}
+              "steady_all_s": steady, "peak_rss_before_kib": peak_before,
+              "peak_rss_after_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
     return np.asarray(nngp), np.asarray(ntk), timing
 
 

@@ -60,3 +60,12 @@ def run_oracle(cases: list[dict], arrays: dict[str, np.ndarray], *, timeout: flo
         with open(spec["output"] + ".json", encoding="utf-8") as handle:
             meta = json.load(handle)
     return results, meta
+
+
+def diagonal_tolerance(depth: int) -> float:
+    """Relative error of neural-tangents' ReLU NTK on the input diagonal after ``depth`` layers:
+    its angle ``arctan2(sqrt(q1 q2 - c^2), c)`` cancels to ``sqrt(8 eps)`` at ``c = q``, a
+    relative error ``<= 2 sqrt(8 eps) / pi`` of ``T_dot`` per layer, so ``depth`` times that."""
+    import math
+
+    return depth * 2 * math.sqrt(8 * np.finfo(np.float64).eps) / math.pi

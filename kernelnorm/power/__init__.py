@@ -4,7 +4,9 @@ Which normalisations avoid channel-wise collapse? Random conv nets of Proxy Norm
 with every scheme of the registry that a random net can run (all but those with network-level
 extras: last BN, residual scalars), the four-term power decomposition of the normalised
 pre-activations, channel imbalance and channel-wise linearity, over independent realisations.
-JAX is imported only when a net is run.
+The same decomposition is predicted at infinite width from the conv kernel alone
+(:func:`power_theory`, ``kernelnorm.conv``; ``docs/power.md``, theory section). JAX is imported
+only when a net or a kernel is run.
 """
 
 from kernelnorm.power._decomposition import (
@@ -26,10 +28,33 @@ from kernelnorm.power._profile import (
     power_profile,
     theorem1_rate,
 )
+from kernelnorm.power._quadratic import sqrt_covariance, sqrt_mean
 from kernelnorm.power._schemes import DEFAULT_GROUPS, check_groups, label, normalise, power_scheme
+from kernelnorm.power._theory import (
+    CROSS_METHODS,
+    EXACT_PAIRS,
+    PowerTheory,
+    agreement,
+    layer_terms,
+    power_theory,
+    theorem1_from_kernel,
+    theory_estimate,
+    theory_gap,
+)
 
 __all__ = [
+    "CROSS_METHODS",
+    "EXACT_PAIRS",
+    "PowerTheory",
     "add_collapse_column",
+    "agreement",
+    "layer_terms",
+    "power_theory",
+    "sqrt_covariance",
+    "sqrt_mean",
+    "theorem1_from_kernel",
+    "theory_estimate",
+    "theory_gap",
     "COMPARE_NORMS",
     "DEFAULT_GROUPS",
     "NetConfig",
