@@ -23,10 +23,12 @@ from kernelnorm.montecarlo._gradients import (
 )
 from kernelnorm.montecarlo._inputs import PairedInputs, anchored_pairs, data_pairs, independent_pairs
 from kernelnorm.montecarlo._lemma1 import Lemma1Check, lemma1_check
+from kernelnorm.montecarlo._spread import activation_bias, activation_noise, correlation_spread
 from kernelnorm.montecarlo._network import (
     ENGINES,
     LayerStatistics,
     first_layer,
+    layer_activations,
     network_statistics,
     reduce_layer_input,
     sample_statistics,
@@ -34,9 +36,9 @@ from kernelnorm.montecarlo._network import (
 )
 
 __all__ = [
-    "ENGINES", "Estimate", "GradientStatistics", "LayerStatistics", "Lemma1Check", "PairedInputs",
+    "ENGINES", "Estimate", "activation_bias", "activation_noise", "correlation_spread", "GradientStatistics", "LayerStatistics", "Lemma1Check", "PairedInputs",
     "Slope", "anchored_pairs", "conditional_correlation_map", "data_pairs", "empirical_ntk",
-    "first_layer", "fit_transition_map", "gradient_statistics", "independent_pairs",
+    "first_layer", "fit_transition_map", "layer_activations", "gradient_statistics", "independent_pairs",
     "lemma1_check", "log_rms_error", "loglog_slope", "mean_ci", "network_statistics",
     "predicted_statistics", "reduce_layer_input", "sample_gradient_statistics",
     "sample_statistics", "seed_keys",
