@@ -140,11 +140,15 @@ def read_meta(path: Path, name: str) -> tuple[dict, str | None]:
     return (meta if isinstance(meta, dict) else {}), problem
 
 
+def _natural(path: Path):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.stem)]
+
+
 def discover(root: Path) -> list[FigureSpec]:
     """Every figure of the repository: names with both ``analysis/NAME.py`` and
-    ``figures/NAME.py``, sorted by name."""
+    ``figures/NAME.py``, in natural order (``fig2`` before ``fig10``)."""
     specs = []
-    for analysis in sorted((root / "analysis").glob("*.py")):
+    for analysis in sorted((root / "analysis").glob("*.py"), key=_natural):
         drawing = root / "figures" / analysis.name
         if analysis.stem.startswith("_") or not drawing.is_file():
             continue
@@ -275,6 +279,8 @@ def run_pipeline(spec: FigureSpec, out: Path, *, root: Path, cache: Path, profil
                 child.wait()
         for reader in readers:
             reader.join(timeout=5)
+        child.stdout.close()
+        child.stderr.close()
         if quiet:
             for sink in sinks:
                 sink.close()
@@ -322,6 +328,7 @@ def run_figure(spec: FigureSpec, *, root: Path, cache: Path, out_dir: Path, prof
         outcome.data = "cached"
     else:
         outcome.data = "computed"
+        data_file.parent.mkdir(parents=True, exist_ok=True)
         ok, message = run_pipeline(spec, data_file, root=root, cache=cache, profile=profile,
                                    seed=seed, data=data, quiet=quiet)
         outcome.data_s = time.perf_counter() - started
@@ -330,6 +337,7 @@ def run_figure(spec: FigureSpec, *, root: Path, cache: Path, out_dir: Path, prof
             return outcome
         _drop_stale(data_file)
     png = out_dir / f"{spec.name}.png"
+    out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     ok, message = draw(spec, data_file, png)
     outcome.draw_s = time.perf_counter() - started
