@@ -24,14 +24,14 @@ FIGURE = {
     "paper": "MimicNorm Fig. 6 (ablation on VGG16)",
     "claim": "weight mean trains faster at the start, the last BN improves accuracy, MimicNorm "
              "(both) is best, on par with or above BN in the first epochs",
-    "estimate_s": 45,
+    "estimate_s": 40,
     "estimate_full_s": 100000,
     "data": "digits",
 }
 PROFILES = {
     "tiny": {"model": "vgg-small", "width_factor": 0.25, "epochs": 2, "batch": 128, "lr": 0.1,
              "seeds": 1, "norms": ["plain", "mimicnorm"]},
-    "default": {"model": "vgg11", "width_factor": 0.25, "epochs": 10, "batch": 128, "lr": 0.1,
+    "default": {"model": "vgg11", "width_factor": 0.25, "epochs": 8, "batch": 128, "lr": 0.1,
                 "seeds": 2, "norms": ["plain", "weight-mean", "last-bn", "mimicnorm", "bn"]},
     "full": {"model": "vgg16", "width_factor": 1.0, "epochs": 30, "batch": 128, "lr": 0.1,
              "seeds": 3, "norms": ["plain", "weight-mean", "last-bn", "mimicnorm", "bn"]},

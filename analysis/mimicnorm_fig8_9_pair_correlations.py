@@ -33,7 +33,7 @@ FIGURE = {
     "paper": "MimicNorm supplement Figs. 8-9 (Appendix B.1)",
     "claim": "plain-net pair correlations rise to 1 with depth; BN and weight mean keep them "
              "near 0, within [-0.2, 0.2] at width 300 (a gap to the infinite-width 0)",
-    "estimate_s": 45,
+    "estimate_s": 55,
     "estimate_full_s": 300,
     "data": "digits",
 }
@@ -41,7 +41,7 @@ PROFILES = {
     "tiny": {"inputs": 24, "pairs": 40, "width": 48, "depth": 10, "seeds": 3,
              "sweep_widths": [32, 64], "sweep_seeds": 3},
     "default": {"inputs": 128, "pairs": 200, "width": 300, "depth": 50, "seeds": 4,
-                "sweep_widths": [64, 128, 256, 512], "sweep_seeds": 3},
+                "sweep_widths": [64, 128, 256, 512], "sweep_seeds": 2},
     "full": {"inputs": 256, "pairs": 200, "width": 300, "depth": 100, "seeds": 16,
              "sweep_widths": [64, 128, 256, 512, 1024, 2048], "sweep_seeds": 8},
 }

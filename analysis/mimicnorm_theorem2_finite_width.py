@@ -47,14 +47,14 @@ FIGURE = {
     "claim": "finite nets approach the infinite-width theory: correlation errors and the spread "
              "of BN's chi_1 shrink like n^-1/2 around pi/(pi-1); the empirical NTK's kappa "
              "approaches the infinite-width kappa",
-    "estimate_s": 45,
+    "estimate_s": 40,
     "estimate_full_s": 900,
 }
 PROFILES = {
     "tiny": {"widths": [16, 64], "seeds": 8, "theorem2_widths": [16, 64],
              "theorem2_seeds": 4, "ntk_widths": [16], "ntk_seeds": 2},
     "default": {"widths": [64, 128, 256, 512], "seeds": 16, "theorem2_widths": [64, 128, 256],
-                "theorem2_seeds": 6, "ntk_widths": [64, 256], "ntk_seeds": 3},
+                "theorem2_seeds": 6, "ntk_widths": [64, 256], "ntk_seeds": 2},
     "full": {"widths": [64, 128, 256, 512, 1024], "seeds": 48,
              "theorem2_widths": [64, 128, 256, 512], "theorem2_seeds": 12,
              "ntk_widths": [64, 256, 1024], "ntk_seeds": 6},

@@ -27,13 +27,13 @@ FIGURE = {
     "paper": "MimicNorm Theorem 1 / Xiao et al. 2019 Theorem 1 (NTK phases)",
     "claim": "kappa of the NTK diverges (ordered), grows like m/3 (critical) or tends to 1 "
              "(chaotic) with depth; weight mean and BN are chaotic, plain ReLU is at best critical",
-    "estimate_s": 45,
+    "estimate_s": 35,
     "estimate_full_s": 400,
     "data": "digits",
 }
 PROFILES = {
     "tiny": {"m": 24, "max_depth": 60, "depths": 12, "sizes": [6, 12, 24], "size_depths": [60]},
-    "default": {"m": 300, "max_depth": 200, "depths": 30, "sizes": [25, 50, 100, 200, 300],
+    "default": {"m": 200, "max_depth": 200, "depths": 24, "sizes": [25, 50, 100, 200, 400],
                 "size_depths": [10, 100, 1000]},
     "full": {"m": 1000, "max_depth": 1000, "depths": 60,
              "sizes": [50, 100, 200, 400, 800, 1000], "size_depths": [10, 100, 1000, 10000]},

@@ -5,8 +5,17 @@ normalised pre-activations is bounded by ``rho^(1) r^(l-1)``, ``r = 1/(1 + nu_be
 nu_gamma^2)`` (0.963 for their gamma ~ N(1, 0.2^2), beta ~ N(0, 0.2^2);
 ``kernelnorm.power.theorem1_rate``), with equality for ``phi = identity`` (their §D.4).
 Measured: (left) ReLU LN nets, rho against the bound; (middle) identity LN nets, the ratio
-rho / bound (equality case: 1 up to finite-width noise); (right) channel-wise linearity R^2 of
-the activation step for LN, GN, BN and LN+PN (§C.2: collapse implies linearity).
+rho / bound (equality case: 1 in the wide limit), next to a finite-width prediction derived here;
+(right) channel-wise linearity R^2 of the activation step for LN, GN, BN and LN+PN (§C.2:
+collapse implies linearity).
+
+Finite width (mean field, derived for this figure): with ``u = M/F`` the ratio of channel-mean
+to fluctuation power of the normalised ``y``, the identity activation step gives ``M' = nu_g^2 M
++ nu_b^2``, ``F' = nu_g^2 F``; a random periodic conv preserves both in expectation; LN then
+subtracts each input's mean over positions *and the C channels*, removing ``1/C`` of the
+channel-mean power (independent, symmetric channel means): ``u' = (1 - 1/C)(u + b (1 + u))``,
+``b = nu_b^2/nu_g^2 = 1/r - 1``. Asymptotic log rate ``-(log(1 + b) + log(1 - 1/C))``: LN's
+mean subtraction slows the collapse at finite width (their Appendix A.2.1 remark).
 Run: python analysis/proxynorm_fig5_theorem1.py [--profile default] [--data digits]
 """
 
@@ -22,7 +31,7 @@ FIGURE = {
     "paper": "Proxy Norm Fig. 5 (Theorem 1, Appendix C.2)",
     "claim": "in random LN nets rho = 1 - mu_c^2 share decays at least like r^l (equality for "
              "phi = identity); collapsed channels make the nonlinearity channel-wise linear",
-    "estimate_s": 35,
+    "estimate_s": 30,
     "estimate_full_s": 20000,
     "data": "digits",
 }
@@ -41,6 +50,15 @@ def _interval(values: np.ndarray) -> dict:
     return {"mean": values.mean(axis=0), "low": low, "high": high}
 
 
+def finite_width_rho(rho1: float, *, depth: int, width: int, rate: float) -> np.ndarray:
+    """Mean-field rho^(l) of identity LN nets at ``C = width`` channels (module docstring)."""
+    b, u, out = 1.0 / rate - 1.0, (1.0 - rho1) / rho1, []
+    for _ in range(depth):
+        out.append(1.0 / (1.0 + u))
+        u = (1.0 - 1.0 / width) * (u + b * (1.0 + u))
+    return np.array(out)
+
+
 def theorem1(inputs, config: dict, *, seed: int, activation: str) -> dict:
     """rho per realisation and depth for LN nets, its bound and fitted per-layer log rate."""
     profile = power_profile("ln", depth=config["depth"], width=config["width"],
@@ -53,8 +71,11 @@ def theorem1(inputs, config: dict, *, seed: int, activation: str) -> dict:
     print(f"LN, {activation}: rho at depth {config['depth']} = {rho[:, -1].mean():.4g}, bound "
           f"{bound[-1]:.4g}; fitted log rate {log_rate(rho.mean(axis=0)):.4f} vs log r = "
           f"{np.log(rate):.4f}", flush=True)
+    finite = finite_width_rho(rho.mean(axis=0)[0], depth=config["depth"],
+                              width=config["width"], rate=rate)
     return {"rho": _interval(rho), "ratio": _interval(ratio), "bound": bound,
-            "fitted_log_rate": log_rate(rho.mean(axis=0)), "rho_samples": rho}
+            "fitted_log_rate": log_rate(rho.mean(axis=0)), "rho_samples": rho,
+            "finite_width": finite, "finite_width_log_rate": log_rate(finite)}
 
 
 def compute(config: dict, *, seed: int, data: str) -> dict:

@@ -35,24 +35,24 @@ def _panel(ax, label: str, panel: dict, depth: np.ndarray) -> None:
             label="measured 5/50/95% (pairs x nets)")
     if label != "plain":
         ax.axhspan(-0.2, 0.2, color=colour, alpha=0.08, lw=0)
-    ax.text(0.98, 0.04 if label == "plain" else 0.96,
+    ax.text(0.98, 0.3 if label == "plain" else 0.96,
             f"last layer: {100 * panel['coverage_95'][-1]:.0f}% inside their pair's 95% band\n"
             f"{100 * panel['fraction_in_0.2']:.0f}% in [-0.2, 0.2]",
             transform=ax.transAxes, ha="right", va="bottom" if label == "plain" else "top",
             fontsize=7.5, bbox={"fc": "white", "ec": "0.7", "alpha": 0.9})
     ax.set(xlabel="layer", ylabel="correlation of the pair", ylim=(-1.02, 1.02))
     ax.set_title(label, fontsize=10)
-    ax.legend(fontsize=7, loc="lower left" if label != "plain" else "upper left")
+    ax.legend(fontsize=7, loc="lower left" if label != "plain" else "lower right")
     ax.grid(alpha=0.3)
 
 
 def draw(data: dict, out: str) -> None:
     config = data["config"]
     depth = np.arange(1, config["depth"] + 1)
-    fig, axes = plt.subplots(1, 4, figsize=(18.5, 4.6))
-    for ax, (label, panel) in zip(axes, data["panels"].items()):
+    fig, axes = plt.subplots(2, 2, figsize=(12.5, 8.8))
+    for ax, (label, panel) in zip(axes.flat, data["panels"].items()):
         _panel(ax, label, panel, depth)
-    ax = axes[3]
+    ax = axes[1, 1]
     for label, rows in data["width_sweep"].items():
         widths = [r["width"] for r in rows]
         ax.plot(widths, [r["std"] for r in rows], "o-", color=COLOURS[label],

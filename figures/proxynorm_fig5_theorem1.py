@@ -38,9 +38,13 @@ def draw(data: dict, out: str) -> None:
     _band(ax, depth, data["identity"]["ratio"], "C0",
           f"measured / bound, phi = identity (fitted log rate "
           f"{data['identity']['fitted_log_rate']:.4f})")
-    ax.axhline(1.0, color="k", ls="--", lw=1.3, label="equality (their §D.4)")
+    ax.axhline(1.0, color="k", ls="--", lw=1.3, label="equality (their §D.4, wide limit)")
+    identity = data["identity"]
+    ax.plot(depth, np.array(identity["finite_width"]) / np.array(identity["bound"]), "C2-.",
+            lw=1.4, label=f"finite width C = {config['width']}: LN removes 1/C of the channel "
+                          "mean (derived here)")
     ax.set(xlabel="depth l", ylabel=r"$\rho^{(l)} / (\rho^{(1)} r^{l-1})$",
-           title="LN, identity activation: the bound is an equality")
+           title="LN, identity activation: equality up to finite width")
     ax = axes[2]
     for colour, (label, stat) in zip(("C3", "C2", "C0", "C1", "C4"), data["linearity"].items()):
         _band(ax, depth, stat, colour, label)

@@ -178,7 +178,7 @@ def test_ntk_kappa_phases_follow_xiao_et_al(tiny):
 def test_power_plots_obey_proposition_1_and_theorems_1_2(tiny):
     """Proposition 1: channel-averaged power 1 after BN/LN/IN (float32 nets: rtol 1e-5).
     BN: mu_c^2 = 0. Theorem 2 (IN): shares (0, 0, 1, 0). Theorem 1 direction: LN's mu_c^2 share
-    grows with depth, LN+PN's ends far below it."""
+    grows with depth, LN+PN's ends far below it. CZM filters: no channel or instance mean."""
     data = tiny("proxynorm_fig2_power_plots")
     profiles = {p["norm"]: p["layers"] for p in data["profiles"]}
     for norm in ("bn", "ln", "in", "ln+pn"):
@@ -189,20 +189,29 @@ def test_power_plots_obey_proposition_1_and_theorems_1_2(tiny):
         np.testing.assert_allclose(profiles["in"][term]["mean"], value, atol=1e-5)
     ln = profiles["ln"]["mu_c^2"]["mean"]
     assert ln[-1] > ln[0] and profiles["ln+pn"]["mu_c^2"]["mean"][-1] < ln[-1] / 3
+    # Mean Shift Rejection: zero-mean filters (periodic convs, float64) map every channel's
+    # spatial mean to zero from the first transformed layer on, for every input
+    for term in ("mu_c^2", "sigma_c(mu_xc)^2"):
+        np.testing.assert_allclose(profiles["czmig"][term]["mean"][1:], 0.0, atol=1e-12)
 
 
 def test_fig5_theorem1_bound_and_identity_equality(tiny):
     """ReLU: rho <= 1.5 x the bound (random-walk slack, tests/test_power_theorems.py) and a
-    fitted decay at least as fast as log r. Identity: the fitted log rate equals log r within 3 sd
-    of the least-squares slope of a random walk with step sd sqrt(2/C) over L layers and R nets,
-    ``sqrt(2/C) sqrt(1.2/L) / sqrt(R)``. Collapse makes LN more channel-wise linear than BN."""
+    fitted decay at least as fast as log r. Identity: the fitted log rate equals the finite-width
+    mean-field one (wide limit: log r) within 3 sd of the least-squares slope of a random walk
+    with step sd sqrt(2/C) over L layers and R nets, ``sqrt(2/C) sqrt(1.2/L) / sqrt(R)``. Collapse makes LN more channel-wise linear than BN."""
     data = tiny("proxynorm_fig5_theorem1")
     config = data["config"]
     relu = data["relu"]
     assert np.all(np.array(relu["rho"]["mean"]) <= 1.5 * np.array(relu["bound"]) + 1e-12)
     assert relu["fitted_log_rate"] < data["log_rate"]
     sd = math.sqrt(2 / config["width"]) * math.sqrt(1.2 / config["depth"]) / math.sqrt(config["realisations"])
-    assert abs(data["identity"]["fitted_log_rate"] - data["log_rate"]) <= 3 * sd
+    identity = data["identity"]
+    assert abs(identity["fitted_log_rate"] - identity["finite_width_log_rate"]) <= 3 * sd
+    # the finite-width mean field tends to Theorem 1's equality as C -> infinity
+    wide = _module("analysis", "proxynorm_fig5_theorem1").finite_width_rho(
+        0.6, depth=30, width=10**12, rate=data["rate"])
+    np.testing.assert_allclose(wide, 0.6 * data["rate"] ** np.arange(30), rtol=1e-9)
     assert data["linearity"]["LN"]["mean"][-1] > data["linearity"]["BN"]["mean"][-1]
 
 
