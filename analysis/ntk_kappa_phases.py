@@ -28,7 +28,7 @@ FIGURE = {
     "claim": "kappa of the NTK diverges (ordered), grows like m/3 (critical) or tends to 1 "
              "(chaotic) with depth; weight mean and BN are chaotic, plain ReLU is at best critical",
     "estimate_s": 35,
-    "estimate_full_s": 400,
+    "estimate_full_s": 600,
     "data": "digits",
 }
 PROFILES = {

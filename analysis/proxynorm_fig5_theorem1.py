@@ -32,7 +32,7 @@ FIGURE = {
     "claim": "in random LN nets rho = 1 - mu_c^2 share decays at least like r^l (equality for "
              "phi = identity); collapsed channels make the nonlinearity channel-wise linear",
     "estimate_s": 30,
-    "estimate_full_s": 20000,
+    "estimate_full_s": 80000,
     "data": "digits",
 }
 PROFILES = {

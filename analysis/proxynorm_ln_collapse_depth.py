@@ -22,7 +22,7 @@ FIGURE = {
     "claim": "LN's channel-mean share mu_c^2 rises towards 1 with depth, at every width; GN "
              "collapses less, LN+PN and BN do not",
     "estimate_s": 30,
-    "estimate_full_s": 30000,
+    "estimate_full_s": 56000,
     "data": "digits",
 }
 PROFILES = {

@@ -234,3 +234,10 @@ def test_real_figure_end_to_end_through_the_command(tmp_path, capsys):
     assert (tmp_path / "out" / "mimicnorm_fig4_transition_maps.pdf").read_bytes() == pdf
     timings = json.loads((tmp_path / "cache" / "timings-tiny.json").read_text())
     assert timings["figures"][0]["status"] == "ok"
+
+
+def test_editing_an_estimate_keeps_the_cache(repo):
+    _run(repo, "beta_table")
+    _write_pair(repo, "beta_table", 3, estimate=42)
+    _run(repo, "beta_table")
+    assert len(_runs(repo)) == 1

@@ -66,7 +66,9 @@ class FigureSpec:
         return isinstance(self.meta.get("data"), str)
 
     def source_hash(self) -> str:
-        return hashlib.sha256(self.analysis.read_bytes()).hexdigest()
+        """SHA-256 of the pipeline's source, with its time estimates left out (editing an
+        estimate does not invalidate the cached data; any other edit does)."""
+        return hashlib.sha256(_without_estimates(self.analysis).encode()).hexdigest()
 
 
 # -- discovery ----------------------------------------------------------------------------------
@@ -104,6 +106,13 @@ def _literal_figure(path: Path):
             except ValueError:
                 return ...
     return None
+
+
+def _without_estimates(path: Path) -> str:
+    text = path.read_text(encoding="utf-8")
+    for key in ("estimate_s", "estimate_full_s"):
+        text = re.sub(r'(["\']%s["\']\s*:\s*)[0-9.eE+_]+' % key, r"\g<1>0", text)
+    return text
 
 
 def _import_by_path(path: Path, tag: str):
