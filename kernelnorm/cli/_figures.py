@@ -217,12 +217,15 @@ def _drop_stale(path: Path) -> None:
 
 @dataclasses.dataclass
 class Outcome:
+    """What happened to one figure. ``data_cpu_s`` is the pipeline process's CPU time: on a
+    busy machine the wall time ``data_s`` exceeds it, on an idle one it is at most about it."""
+
     name: str
     status: str = "pending"  # ok | failed
     data: str = ""  # computed | cached
     data_s: float = 0.0
-    data_cpu_s: float = 0.0  # CPU seconds of the pipeline process (wall time on a busy machine
-    draw_s: float = 0.0      # exceeds it; on an idle one it is about cpu / cores used)
+    data_cpu_s: float = 0.0
+    draw_s: float = 0.0
     message: str = ""
     png: str = ""
 

@@ -91,14 +91,20 @@ def _activation_terms(block) -> tuple[np.ndarray, np.ndarray]:
     return noise, bias
 
 
-def _layer_correlation(m, centred: bool, sigma_w2: float, sigma_b2: float):
-    """``F``: the correlation of the next pre-activations from the five unit averages."""
+def _next_kernel(m, centred: bool, sigma_w2: float, sigma_b2: float):
+    """``(k_aa, k_bb, k_ab)`` of the next pre-activations from the five unit averages
+    ``(phi_a, phi_b, phi_a^2, phi_b^2, phi_a phi_b)`` (centred across units for weight mean)."""
     ma, mb, maa, mbb, mab = m
     if centred:
         kaa, kbb, kab = maa - ma * ma, mbb - mb * mb, mab - ma * mb
     else:
         kaa, kbb, kab = maa, mbb, mab
-    kaa, kbb, kab = (sigma_w2 * k + sigma_b2 for k in (kaa, kbb, kab))
+    return tuple(sigma_w2 * k + sigma_b2 for k in (kaa, kbb, kab))
+
+
+def _layer_correlation(m, centred: bool, sigma_w2: float, sigma_b2: float):
+    """``F``: the correlation of the next pre-activations from the five unit averages."""
+    kaa, kbb, kab = _next_kernel(m, centred, sigma_w2, sigma_b2)
     return kab / np.sqrt(kaa * kbb)
 
 
@@ -122,12 +128,8 @@ def _hessian(m, centred: bool, sigma_w2: float, sigma_b2: float, step: float = 1
 def _gradient(m, centred: bool, sigma_w2: float, sigma_b2: float) -> np.ndarray:
     """``grad F`` with respect to the five unit averages ``(phi_a, phi_b, phi_a^2, phi_b^2,
     phi_a phi_b)``, ``F = k_ab / sqrt(k_aa k_bb)``, ``k = sigma_w2 * (centred) moment + b2``."""
-    ma, mb, maa, mbb, mab = m
-    if centred:
-        kaa, kbb, kab = maa - ma * ma, mbb - mb * mb, mab - ma * mb
-    else:
-        kaa, kbb, kab = maa, mbb, mab
-    kaa, kbb, kab = (sigma_w2 * k + sigma_b2 for k in (kaa, kbb, kab))
+    ma, mb = m[0], m[1]
+    kaa, kbb, kab = _next_kernel(m, centred, sigma_w2, sigma_b2)
     f = kab / np.sqrt(kaa * kbb)
     d_kab, d_kaa, d_kbb = sigma_w2 / np.sqrt(kaa * kbb), -0.5 * f / kaa * sigma_w2, \
         -0.5 * f / kbb * sigma_w2
