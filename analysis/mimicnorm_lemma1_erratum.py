@@ -22,7 +22,7 @@ FIGURE = {
     "paper": "MimicNorm Lemma 1 (Eq. 11) vs its supplement statement",
     "claim": "weight mean scales the centred kernel by (n_i - 1)/n_i of the input width (main "
              "text), not (n_o - 1)/n_o (supplement)",
-    "estimate_s": 15,
+    "estimate_s": 13,
     "estimate_full_s": 60,
 }
 CASES = [(4, 256, 0.5), (256, 4, 0.5), (8, 64, 0.3), (64, 8, 0.9), (6, 48, -0.7)]

@@ -27,7 +27,7 @@ FIGURE = {
     "paper": "MimicNorm Theorem 1 / Xiao et al. 2019 Theorem 1 (NTK phases)",
     "claim": "kappa of the NTK diverges (ordered), grows like m/3 (critical) or tends to 1 "
              "(chaotic) with depth; weight mean and BN are chaotic, plain ReLU is at best critical",
-    "estimate_s": 35,
+    "estimate_s": 23,
     "estimate_full_s": 600,
     "data": "digits",
 }

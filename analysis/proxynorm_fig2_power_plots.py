@@ -29,7 +29,7 @@ FIGURE = {
     "paper": "Proxy Norm Fig. 2, top row (random nets; Proposition 1, Theorems 1-2)",
     "claim": "LN (and less so GN) collapses channel-wise with depth (mu_c^2 share -> 1); IN "
              "has no instance variability; BN, LN+PN, GN+PN avoid both",
-    "estimate_s": 90,
+    "estimate_s": 100,
     "estimate_full_s": 40000,
     "data": "digits",
 }

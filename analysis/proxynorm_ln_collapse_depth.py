@@ -21,8 +21,8 @@ FIGURE = {
     "paper": "Proxy Norm §4, Theorem 1 and Appendix A.2.1 (LN collapse against depth)",
     "claim": "LN's channel-mean share mu_c^2 rises towards 1 with depth, at every width; GN "
              "collapses less, LN+PN and BN do not",
-    "estimate_s": 30,
-    "estimate_full_s": 56000,
+    "estimate_s": 34,
+    "estimate_full_s": 57000,
     "data": "digits",
 }
 PROFILES = {

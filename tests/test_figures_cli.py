@@ -10,10 +10,10 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kernelnorm.cli import main
@@ -241,3 +241,43 @@ def test_editing_an_estimate_keeps_the_cache(repo):
     _write_pair(repo, "beta_table", 3, estimate=42)
     _run(repo, "beta_table")
     assert len(_runs(repo)) == 1
+
+
+def _mnist_files(directory: Path, n_train: int = 80, n_test: int = 10) -> None:
+    rng = np.random.default_rng(0)
+    for name, array in (("train-images-idx3-ubyte", rng.integers(0, 256, (n_train, 28, 28))),
+                        ("train-labels-idx1-ubyte", rng.integers(0, 10, n_train)),
+                        ("t10k-images-idx3-ubyte", rng.integers(0, 256, (n_test, 28, 28))),
+                        ("t10k-labels-idx1-ubyte", rng.integers(0, 10, n_test))):
+        header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
+        (directory / name).write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def _cifar10_files(directory: Path, per_file: int = 8) -> None:
+    rng = np.random.default_rng(1)
+    for name in [*(f"data_batch_{i}.bin" for i in range(1, 6)), "test_batch.bin"]:
+        labels = np.arange(per_file, dtype=np.uint8)[:, None] % 10
+        pixels = rng.integers(0, 256, (per_file, 3072), dtype=np.uint8)
+        (directory / name).write_bytes(np.concatenate([labels, pixels], axis=1).tobytes())
+
+
+@pytest.mark.slow
+def test_user_image_files_run_through_the_same_command(tmp_path, capsys):
+    """``--data mnist:DIR`` / ``cifar10:DIR`` reach the pipelines that read a data set; a size
+    the data cannot give is one failure line naming the argument."""
+    from kernelnorm.io import read_json
+
+    mnist, cifar = tmp_path / "mnist", tmp_path / "cifar"
+    mnist.mkdir()
+    cifar.mkdir()
+    _mnist_files(mnist)
+    _cifar10_files(cifar)
+    common = ["--profile", "tiny", "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out")]
+    assert main(["figures", "ntk_kappa_phases", "--data", f"mnist:{mnist}", *common]) == 0
+    data = read_json(str(next((tmp_path / "cache" / "ntk_kappa_phases").glob("tiny-*.json"))))
+    assert data["data_name"] == "mnist" and data["data"] == f"mnist:{mnist}"
+    assert main(["figures", "proxynorm_ln_collapse_depth", "--data", f"cifar10:{cifar}", *common]) == 0
+    capsys.readouterr()
+    # 28 x 28 MNIST images cannot be pooled to the tiny profile's 8 x 8
+    assert main(["figures", "proxynorm_ln_collapse_depth", "--data", f"mnist:{mnist}", *common]) == 1
+    assert "argument --resolution: must divide the image side 28" in capsys.readouterr().out

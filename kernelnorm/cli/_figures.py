@@ -25,7 +25,6 @@ import dataclasses
 import fnmatch
 import hashlib
 import importlib.util
-import json
 import os
 import re
 import subprocess
