@@ -39,7 +39,7 @@ FIGURE = {
 }
 PROFILES = {
     "tiny": {"inputs": 24, "pairs": 40, "width": 48, "depth": 10, "seeds": 3,
-             "sweep_widths": [32, 64], "sweep_seeds": 3},
+             "sweep_widths": [32], "sweep_seeds": 2},
     "default": {"inputs": 128, "pairs": 200, "width": 300, "depth": 50, "seeds": 4,
                 "sweep_widths": [64, 128, 256, 512], "sweep_seeds": 2},
     "full": {"inputs": 256, "pairs": 200, "width": 300, "depth": 100, "seeds": 16,
