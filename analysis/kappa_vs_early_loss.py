@@ -15,12 +15,17 @@ Run: python analysis/kappa_vs_early_loss.py [--profile default] [--out results/k
 
 from __future__ import annotations
 
-import argparse
-import math
-import sys
-import time
+from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one line, exit 130
 
-import numpy as np
+handle_interrupts()
+
+from kernelnorm.io import ArgumentParser, output_file, seed as seed_arg  # noqa: E402
+
+import math  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 FIGURE = {
     "name": "kappa_vs_early_loss",
@@ -147,11 +152,11 @@ def run(profile: dict, seed: int, data: str = "mnist1d", progress=None) -> dict:
 def main(argv=None) -> int:
     from kernelnorm.io import write_json
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=tuple(PROFILES), default="default")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_arg, default=0)
     parser.add_argument("--data", default="mnist1d", help="mnist1d or digits (default: mnist1d)")
-    parser.add_argument("--out", default="results/kappa_vs_early_loss.json")
+    parser.add_argument("--out", type=output_file(), default="results/kappa_vs_early_loss.json")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     payload = run(PROFILES[args.profile], args.seed, args.data,

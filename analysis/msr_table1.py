@@ -14,11 +14,16 @@ Run: python analysis/msr_table1.py [--profile default] [--out results/msr_table1
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
+from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one line, exit 130
 
-import numpy as np
+handle_interrupts()
+
+from kernelnorm.io import ArgumentParser, output_file, seed as seed_arg  # noqa: E402
+
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 FIGURE = {
     "name": "msr_table1",
@@ -160,12 +165,12 @@ def format_rows(rows: list[dict]) -> str:
 def main(argv=None) -> int:
     from kernelnorm.io import write_json
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=tuple(PROFILES), default="default")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_arg, default=0)
     parser.add_argument("--data", default="digits",
                         help="digits (default), or your files: mnist:DIR, cifar10:DIR, cifar100:DIR")
-    parser.add_argument("--out", default="results/msr_table1.json")
+    parser.add_argument("--out", type=output_file(), default="results/msr_table1.json")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     payload = run(PROFILES[args.profile], args.seed, args.data,

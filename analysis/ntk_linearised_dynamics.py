@@ -16,11 +16,16 @@ Run: python analysis/ntk_linearised_dynamics.py [--profile default] [--out resul
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
+from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one line, exit 130
 
-import numpy as np
+handle_interrupts()
+
+from kernelnorm.io import ArgumentParser, output_file, seed as seed_arg  # noqa: E402
+
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 FIGURE = {
     "name": "ntk_linearised_dynamics",
@@ -146,11 +151,11 @@ def run(profile: dict, seed: int, data: str = "digits", only=None, progress=None
 def main(argv=None) -> int:
     from kernelnorm.io import write_json
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=tuple(PROFILES), default="default")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_arg, default=0)
     parser.add_argument("--data", default="digits", help="digits or mnist1d (default: digits)")
-    parser.add_argument("--out", default="results/ntk_linearised_dynamics.json")
+    parser.add_argument("--out", type=output_file(), default="results/ntk_linearised_dynamics.json")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     payload = run(PROFILES[args.profile], args.seed, args.data,

@@ -17,15 +17,20 @@ Run: .venv/bin/python analysis/power_theory.py --profile default --out results/p
 
 from __future__ import annotations
 
-import argparse
-import time
+from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one line, exit 130
 
-import numpy as np
+handle_interrupts()
 
-from kernelnorm import SCHEMES, get_scheme
-from kernelnorm.conv import kernel_scheme_names
-from kernelnorm.io import run_script, write_json
-from kernelnorm.power import (
+from kernelnorm.io import ArgumentParser, output_file, seed as seed_arg  # noqa: E402
+
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from kernelnorm import SCHEMES, get_scheme  # noqa: E402
+from kernelnorm.conv import kernel_scheme_names  # noqa: E402
+from kernelnorm.io import run_script, write_json  # noqa: E402
+from kernelnorm.power import (  # noqa: E402
     agreement,
     make_inputs,
     power_profile,
@@ -91,13 +96,13 @@ def _identity_check(inputs, depth):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="default", choices=tuple(PROFILES))
     parser.add_argument("--norms", nargs="+", default=None,
                         help="schemes (default: the profile's)")
     parser.add_argument("--cross", default="sampled", choices=("sampled", "exact", "matched"))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="results/power_theory.json")
+    parser.add_argument("--seed", type=seed_arg, default=0)
+    parser.add_argument("--out", type=output_file(), default="results/power_theory.json")
     args = parser.parse_args(argv)
 
     import jax
@@ -145,4 +150,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_script(main))
+    raise SystemExit(run_script(main, rename={"--norm": "--norms"}))

@@ -8,9 +8,13 @@ Run: python figures/msr_mean_shift.py [--data ...] [--out figures/out/msr_mean_s
 
 from __future__ import annotations
 
-import os
+from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one line, exit 130
 
-import matplotlib
+handle_interrupts()
+
+import os  # noqa: E402
+
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

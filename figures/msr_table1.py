@@ -8,10 +8,14 @@ Run: python figures/msr_table1.py [--data ...] [--out figures/out/msr_table1.png
 
 from __future__ import annotations
 
-import math
-import os
+from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one line, exit 130
 
-import matplotlib
+handle_interrupts()
+
+import math  # noqa: E402
+import os  # noqa: E402
+
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -13,12 +13,14 @@ Run: .venv/bin/python figures/power_theory.py --data results/power_theory.json -
 
 from __future__ import annotations
 
-import argparse
-import os
+from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one line, exit 130
 
-import numpy as np
+handle_interrupts()
 
-from kernelnorm.io import read_json, run_script, save_figure
+
+import numpy as np  # noqa: E402
+
+from kernelnorm.io import figure_main, run_script, save_figure  # noqa: E402
 
 COLOURS = ("#d62728", "#ff7f0e", "#1f77b4", "#2ca02c")
 LEGEND = (r"$\mu_c^2$", r"$\sigma_c(\mu_{x,c})^2$", r"$\mu_c(\sigma_{x,c})^2$",
@@ -87,20 +89,13 @@ def draw(data: dict, path: str) -> None:
     fig.legend(list(stacks) + [overlay], list(LEGEND) + ["kernel prediction"],
                loc="lower center", ncol=5, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.05, 1, 0.96))
-    save_figure(fig, path, dpi=130)
+    save_figure(fig, path, dpi=130, pdf=True)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="results/power_theory.json")
-    parser.add_argument("--out", default="figures/out/power_theory.png")
-    args = parser.parse_args(argv)
-    data = read_json(args.data)
-    draw(data, args.out)
-    pdf = os.path.splitext(args.out)[0] + ".pdf"
-    draw(data, pdf)
-    print(f"wrote {args.out} and {pdf}")
-    return 0
+    return figure_main(draw, __doc__, data="results/power_theory.json",
+                       out="figures/out/power_theory.png", argv=argv,
+                       required=("schemes", "config"))
 
 
 if __name__ == "__main__":

@@ -277,17 +277,25 @@ def from_jsonable(value):
     return value
 
 
-def save_figure(fig, path: str, *, dpi: int = 150, argument: str | None = None) -> None:
+def save_figure(fig, path: str, *, dpi: int = 150, pdf: bool = False,
+                argument: str | None = None) -> None:
     """Save a matplotlib figure atomically, in the format of the path's extension (PNG when it
-    has none), and close it."""
+    has none), and close it. ``pdf=True`` also writes a PDF beside it (same stem).
+
+    The bytes depend on the figure only: PDFs carry no creation date."""
     import matplotlib.pyplot as plt
 
     argument = argument or output_argument(path)
     check_output_path(path, argument, suffixes="image")
-    extension = os.path.splitext(path)[1].lstrip(".").lower()
+    paths = [path]
+    if pdf and os.path.splitext(path)[1].lower() != ".pdf":
+        paths.append(os.path.splitext(path)[0] + ".pdf")
     try:
-        with atomic_path(path, argument) as tmp:
-            fig.savefig(tmp, dpi=dpi, format=extension or "png")
+        for target in paths:
+            extension = os.path.splitext(target)[1].lstrip(".").lower() or "png"
+            metadata = {"CreationDate": None} if extension == "pdf" else None
+            with atomic_path(target, argument) as tmp:
+                fig.savefig(tmp, dpi=dpi, format=extension, metadata=metadata)
     finally:
         plt.close(fig)
 
@@ -311,6 +319,50 @@ def run_script(main, argv=None, *, rename: dict | None = None) -> int:
 
     prog = os.path.basename(sys.argv[0]) or "script"
     return run_guarded(lambda: main(argv), prog=prog, rename=rename)
+
+
+#: Sizes of a figure pipeline (``analysis/NAME.py --profile``): ``tiny`` runs in seconds (the
+#: tests), ``default`` draws the gallery, ``full`` uses the paper's sizes.
+PROFILES = ("tiny", "default", "full")
+
+
+def pipeline_parser(description: str, *, name: str, data: str | None = None):
+    """The argument parser every figure pipeline ``analysis/NAME.py`` starts from:
+    ``--out PATH`` (default ``results/NAME.json``), ``--profile {tiny,default,full}``,
+    ``--seed`` and, when the pipeline reads a data set, ``--data`` (default ``data``)."""
+    parser = ArgumentParser(description=description.strip().splitlines()[0])
+    parser.add_argument("--out", type=output_file(), default=f"results/{name}.json",
+                        help="data file to write (default: %(default)s)")
+    parser.add_argument("--profile", choices=PROFILES, default="default",
+                        help="sizes: tiny (seconds), default (the gallery), full (the paper's)")
+    parser.add_argument("--seed", type=seed, default=0, help="base random seed (default: 0)")
+    if data is not None:
+        parser.add_argument("--data", default=data,
+                            help="digits, mnist1d, mnist:DIR, cifar10:DIR, cifar100:DIR "
+                                 "(default: %(default)s)")
+    return parser
+
+
+def pipeline_main(compute, description: str, *, figure: dict, profiles: dict, argv=None) -> int:
+    """``main`` of a figure pipeline: parses :func:`pipeline_parser`'s arguments, runs
+    ``compute(profiles[profile], seed=..., data=...)`` (``data`` only when ``figure`` names a
+    default ``"data"`` set) and writes its dict, with the figure's metadata, profile, seed and
+    sizes, to ``--out``."""
+    import time
+
+    default_data = figure.get("data")
+    args = pipeline_parser(description, name=figure["name"], data=default_data).parse_args(argv)
+    config = dict(profiles[args.profile])
+    extra = {"data": args.data} if default_data is not None else {}
+    started = time.perf_counter()
+    with renamed_arguments({"--inputs-from": "--data"} if extra else {}):  # the library's names
+        result = compute(config, seed=args.seed, **extra)
+    payload = {"figure": figure["name"], "paper": figure["paper"], "profile": args.profile,
+               "seed": args.seed, **extra, "config": config,
+               "seconds": time.perf_counter() - started, **result}
+    write_json(args.out, payload)
+    print(f"wrote {args.out} ({payload['seconds']:.1f} s)")
+    return 0
 
 
 def figure_main(draw, description: str, *, data: str, out: str, argv=None, required=()) -> int:

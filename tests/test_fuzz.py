@@ -54,6 +54,8 @@ BAD = {
     "data": ["bogus", "sphere:0", "sphere:x", "{zero}", "{trunc}", "{object}", "{complex}",
              "{zerod}", "{huge}", "{big}", "{nan}", "{strings}", "{vector}", "{missing}",
              "{labels_float}", "{labels_negative}", "{labels_length}"],
+    "folder": ["", "{afile}", "{fifo}", "{afile}/x"],
+    "dataset": ["bogus", "mnist:{missing}", "cifar10:{dir}"],
     "json": ["{missing}", "{notjson}", "{wrongjson}", "{dir}", "{typed}"],
     "output": ["", "{dir}", "{fifo}", "{afile}/x.json", "{ro}/x.json"],
     "image": ["", "{dir}", "{fifo}", "{afile}/x.png", "{ro}/x.png", "{dir}/x.xyz"],
@@ -101,6 +103,10 @@ COMMANDS = {
                "--epochs": "count", "--lr": "positive", "--batch-size": "count",
                "--schedule": "name", "--momentum": "momentum", "--weight-decay": "nonnegative",
                "--seed": "seed", "--metrics": "output"}),
+    "figures": (["ntk_kappa_phases", "--profile", "tiny", "--out", "{dir}/figures-out",
+                 "--cache", "{dir}/figures-cache"],
+                {"--seed": "seed", "--profile": "name", "--data": "dataset", "--out": "folder",
+                 "--cache": "folder"}),
     "memory": (["--model", "fcnn", "--norms", "plain", "--batch", "2"],
                {"--model": "name", "--norms": "norm_list", "--activation": "name",
                 "--width-factor": "positive", "--depth": "size", "--width": "size2",
@@ -109,40 +115,33 @@ COMMANDS = {
 
 #: script -> (base argv, {flag: kind}); ``{out}``/``{out_png}`` keep outputs in a test folder.
 SCRIPTS = {
-    "analysis/decorrelation_depth.py": (["--out", "{out}"], {
-        "--widths": "size2", "--depth": "size", "--seeds": "size2", "--inputs": "count2",
-        "--pairs": "count", "--out": "output"}),
-    "analysis/kappa_depth.py": (["--out", "{out}"], {
-        "--data": "data", "--m": "count", "--max-depth": "count", "--size-depths": "count",
-        "--sizes": "count", "--out": "output"}),
-    "analysis/lemma1_erratum.py": (["--out", "{out}"], {"--draws": "size2", "--out": "output"}),
-    "analysis/mc_rates.py": (["--out", "{out}", "--parts", "clt"], {
-        "--widths": "size2", "--seeds": "size2", "--parts": "name", "--out": "output"}),
-    "analysis/minibatch_bn.py": (["--out", "{out}"], {
-        "--batches": "count2", "--inputs": "count2", "--width": "size2", "--depth": "size2",
-        "--seeds": "size2", "--out": "output"}),
-    "analysis/power_sweep.py": (["--out", "{out}", "--depth", "2", "--width", "4",
-                                 "--realisations", "1", "--inputs", "4", "--resolution", "8"], {
-        "--norms": "name", "--depth": "size", "--width": "size", "--realisations": "size",
-        "--resolution": "size", "--inputs": "size", "--inputs-from": "name", "--groups": "count",
-        "--seed": "seed", "--out": "output"}),
-    "analysis/transition_maps.py": (["--out", "{out}"], {"--activation": "name", "--out": "output"}),
-    "figures/figure4_transition_maps.py": (["--out", "{out_png}"], {"--data": "json", "--out": "image"}),
-    "figures/kappa_depth.py": (["--out", "{out_png}"], {"--data": "json", "--out": "image"}),
-    "figures/mc_finite_width.py": (
-        ["--out", "{out_png}", "--rates", "{rates}", "--decorrelation", "{decorrelation}",
-         "--minibatch", "{minibatch}"],
-        {"--rates": "json", "--decorrelation": "json", "--minibatch": "json", "--out": "image"}),
-    "figures/minibatch_bn.py": (["--out", "{out_png}"], {"--data": "json", "--out": "image"}),
-    "figures/power_plot.py": (["--out", "{out_png}"], {"--data": "json", "--out": "image",
-                                                     "--columns": "count"}),
+    **{f"analysis/{name}.py": (["--out", "{out}", "--profile", "tiny"], {
+        "--out": "output", "--profile": "name", "--seed": "seed",
+        **({"--data": "dataset"} if takes_data else {})}) for name, takes_data in [
+        ("kappa_vs_early_loss", True), ("mimicnorm_fig10_last_bn_variance", True),
+        ("mimicnorm_fig2_3_channel_distributions", True), ("mimicnorm_fig4_transition_maps", False),
+        ("mimicnorm_fig6_training_curves", True), ("mimicnorm_fig8_9_pair_correlations", True),
+        ("mimicnorm_lemma1_erratum", False), ("mimicnorm_table1_memory", False),
+        ("mimicnorm_table2_lr_sweep", True), ("mimicnorm_theorem2_finite_width", False),
+        ("minibatch_bn", False), ("msr_mean_shift", True), ("msr_table1", True),
+        ("ntk_kappa_phases", True), ("ntk_linearised_dynamics", True), ("power_theory", False),
+        ("proxynorm_fig2_power_plots", True), ("proxynorm_fig5_theorem1", True),
+        ("proxynorm_ln_collapse_depth", True)]},
+    **{f"figures/{name}.py": (["--out", "{out_png}"], {"--data": "json", "--out": "image"})
+       for name in [
+        "kappa_vs_early_loss", "mimicnorm_fig10_last_bn_variance",
+        "mimicnorm_fig2_3_channel_distributions", "mimicnorm_fig4_transition_maps",
+        "mimicnorm_fig6_training_curves", "mimicnorm_fig8_9_pair_correlations",
+        "mimicnorm_lemma1_erratum", "mimicnorm_table1_memory", "mimicnorm_table2_lr_sweep",
+        "mimicnorm_theorem2_finite_width", "minibatch_bn", "msr_mean_shift", "msr_table1",
+        "ntk_kappa_phases", "ntk_linearised_dynamics", "power_theory",
+        "proxynorm_fig2_power_plots", "proxynorm_fig5_theorem1", "proxynorm_ln_collapse_depth"]},
 }
+SCRIPTS["analysis/minibatch_bn.py"][1]["--activation"] = "name"
+SCRIPTS["analysis/power_theory.py"][1].update({"--norms": "name", "--cross": "name"})
 
 #: Arguments whose kind is bounded above by what the script can use (not by resources).
-BOUNDED = {("analysis/kappa_depth.py", "--max-depth"): "100001",
-           ("analysis/kappa_depth.py", "--size-depths"): "100001",
-           ("figures/power_plot.py", "--columns"): "65", ("train", "--epochs"): "100001",
-           ("analysis/minibatch_bn.py", "--inputs"): "65537"}
+BOUNDED = {("train", "--epochs"): "100001"}
 
 
 @dataclass(frozen=True)
@@ -208,10 +207,9 @@ SPECIAL = [
     # names and wrong files
     Case("critical-line", ("--norm", "bn"), 2, "--norm", "issue"),
     Case("memory", ("--norms", ""), 2, "--norms", "issue"),
-    Case("figures/power_plot.py", ("--data", "{wrongjson}", "--out", "{out_png}"), 2, "--data", "issue"),
-    Case("figures/power_plot.py", ("--data", "{typed}", "--out", "{out_png}"), 2, "--data", "issue"),
-    Case("figures/kappa_depth.py", ("--data", "{typed}", "--out", "{out_png}"), 2, "--data", "issue"),
-    Case("figures/power_plot.py", ("--columns", "0", "--out", "{out_png}"), 2, "--columns", "issue"),
+    Case("figures/proxynorm_fig2_power_plots.py", ("--data", "{wrongjson}", "--out", "{out_png}"), 2, "--data", "issue"),
+    Case("figures/proxynorm_fig2_power_plots.py", ("--data", "{typed}", "--out", "{out_png}"), 2, "--data", "issue"),
+    Case("figures/ntk_kappa_phases.py", ("--data", "{typed}", "--out", "{out_png}"), 2, "--data", "issue"),
     # other corners
     Case("chi1", ("--sigma-w2", "2", "--sigma-w", "2"), 2, "--sigma-w", "names"),
     Case("mc", ("--dep", "3"), 2, "--dep", "names"),
@@ -229,12 +227,9 @@ SPECIAL = [
     Case("ntk", ("--data", "sphere:8", "--depth", "5000", "--norm", "weight-mean"), 2, "--depth", "numbers"),
     Case("ntk", ("--data", "sphere:2000000000", "--depth", "2"), 2, "--data", "sizes"),
     Case("kappa-depth", ("--data", "sphere:8", "--depths", "1", "--output", "{out}", "--norms", "bogus"), 2, "--norms", "outputs"),
-    Case("analysis/mc_rates.py", ("--out", "{out}", "--parts", "ntk", "--ntk-widths", HUGE), 2, "--ntk-widths", "sizes"),
-    Case("analysis/mc_rates.py", ("--out", "{out}", "--parts", "ntk", "--ntk-seeds", HUGE), 2, "--ntk-seeds", "sizes"),
-    Case("analysis/minibatch_bn.py", ("--out", "{out}", "--batches", "3"), 2, "--batches", "numbers"),
-    Case("analysis/kappa_depth.py", ("--out", "{out}", "--data", "sphere:0"), 2, "--data", "data"),
+    Case("analysis/ntk_kappa_phases.py", ("--out", "{out}", "--data", "sphere:0"), 2, "--data", "data"),
     Case("compare", ("--activation", "softplus"), 2, "--activation", "names"),
-    Case("analysis/transition_maps.py", ("--out", "{out}", "--activation", "swish"), 2, "--activation", "names"),
+    Case("analysis/minibatch_bn.py", ("--out", "{out}", "--activation", "swish"), 2, "--activation", "names"),
     # extreme but valid: finite answers, exit 0
     Case("critical-line", ("--sigma-b2", "1e150", "0", "1e-300"), 0, None, "numbers"),
     Case("chi1", ("--sigma-w2", "1e150"), 0, None, "numbers"),
@@ -252,8 +247,8 @@ def _generated() -> list[Case]:
             if (target, flag) in BOUNDED:
                 values.append(BOUNDED[target, flag])
             for value in values:
-                category = {"size": "sizes", "size2": "sizes", "data": "data", "json": "data",
-                            "output": "outputs", "image": "outputs", "name": "names",
+                category = {"size": "sizes", "size2": "sizes", "data": "data", "dataset": "data", "json": "data",
+                            "output": "outputs", "image": "outputs", "folder": "outputs", "name": "names",
                             "norm_list": "names", "depths": "sizes"}.get(kind, "numbers")
                 if value == HUGE:
                     category = "sizes"
@@ -524,8 +519,8 @@ SUBPROCESS = [
     (["-m", "kernelnorm", "mc", "--width", "8", "--seeds", "2", "--depth", "1000000000"], 2, "--depth"),
     (["-m", "kernelnorm", "chi1", "--sigma-w", "1e200"], 2, "--sigma-w"),
     (["-m", "kernelnorm", "critical-line", "--sigma-b2", "1e150"], 0, None),
-    (["analysis/lemma1_erratum.py", "--draws", "1", "--out", "{out}"], 2, "--draws"),
-    (["figures/power_plot.py", "--columns", "0"], 2, "--columns"),
+    (["analysis/mimicnorm_lemma1_erratum.py", "--profile", "huge", "--out", "{out}"], 2, "--profile"),
+    (["figures/ntk_kappa_phases.py", "--data", "absent.json"], 2, "--data"),
 ]
 
 

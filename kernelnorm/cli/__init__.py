@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "kernelnorm.cli._mc",
     "kernelnorm.cli._train",
     "kernelnorm.cli._ntk",
+    "kernelnorm.cli._figures",
 )
 
 

@@ -31,11 +31,13 @@ from kernelnorm.montecarlo._minibatch import (
     measure_gradient_growth,
     tail_constants,
 )
+from kernelnorm.montecarlo._spread import activation_bias, activation_noise, correlation_spread
 from kernelnorm.montecarlo._network import (
     ENGINES,
     LayerStatistics,
     check_sampling,
     first_layer,
+    layer_activations,
     network_statistics,
     reduce_layer_input,
     sample_statistics,
@@ -44,8 +46,10 @@ from kernelnorm.montecarlo._network import (
 
 __all__ = [
     "ENGINES", "Estimate", "GradientStatistics", "LayerStatistics", "Lemma1Check", "PairedInputs",
-    "Slope", "anchored_pairs", "check_sampling", "conditional_correlation_map", "data_pairs", "empirical_ntk",
+    "Slope", "activation_bias", "activation_noise", "anchored_pairs", "check_sampling",
+    "conditional_correlation_map", "correlation_spread", "data_pairs", "empirical_ntk",
     "first_layer", "fit_transition_map", "gradient_statistics", "independent_pairs",
+    "layer_activations",
     "lemma1_check", "log_rms_error", "loglog_slope", "mean_ci", "network_statistics",
     "predicted_statistics", "reduce_layer_input", "sample_gradient_statistics",
     "sample_statistics", "seed_keys",

@@ -277,3 +277,34 @@ def sample_statistics(scheme, x, pairs, *, seed: int, seeds: int, width: int, de
             block = jnp.concatenate([block, keys[: chunk - len(block)]])
         parts.append(_fetch(min(chunk, seeds - start), run(block, x, pairs), progress))
     return LayerStatistics(*(np.concatenate([getattr(p, f) for p in parts]) for f in LayerStatistics._fields))
+
+
+def layer_activations(scheme, x, *, key, width: int, depth: int, layers, units: int | None = None,
+                      engine: str = "weights"):
+    """Pre-activations ``h_l`` of one random network at the 1-based ``layers``, ``(len(layers),
+    m, units)`` numpy: the first ``units`` units (default all) of every input of ``x`` (MimicNorm
+    Figs. 2-3 show 30 channels of a 51-layer net). Same law as :func:`network_statistics`."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    check_network(width, depth, engine)
+    layers = sorted({int(layer) for layer in layers})
+    if not layers or layers[0] < 1 or layers[-1] > depth:
+        raise KernelnormInputError("--layers", f"must lie in [1, {depth}], got {layers}")
+    units = width if units is None else min(int(units), width)
+    keep = jnp.asarray([layer - 1 for layer in layers])
+
+    @jax.jit
+    def run(key, x):
+        keys = jax.random.split(key, depth)
+        h = _layer(scheme, keys[0], x, width, first=True, engine=engine)
+
+        def step(h, layer_key):
+            h = _layer(scheme, layer_key, h, width, first=False, engine=engine)
+            return h, h[:, :units]
+
+        _, rest = jax.lax.scan(step, h, keys[1:])
+        return jnp.concatenate([h[None, :, :units], rest])[keep]
+
+    return np.asarray(run(key, jnp.asarray(x)))

@@ -32,17 +32,39 @@ def _images_to(images: np.ndarray, resolution: int, *, tile: bool) -> np.ndarray
     return np.kron(images, np.ones((1, factor, factor)))
 
 
+def _image_files(spec: str, n_inputs: int, resolution: int, rng) -> np.ndarray:
+    """``n_inputs`` images of a user's ``mnist:DIR`` / ``cifar10:DIR`` / ``cifar100:DIR``,
+    standardised per channel (over the drawn images) and average-pooled to ``R x R`` (``R``
+    must divide the side: 28 -> 14, 7; 32 -> 16, 8)."""
+    from kernelnorm.data import load_image_dataset
+
+    dataset = load_image_dataset(spec)
+    side, _, channels = dataset.image_shape
+    if side % resolution:
+        raise KernelnormInputError("--resolution", f"must divide the image side {side} of "
+                                   f"{spec}, got {resolution}")
+    pick = rng.choice(len(dataset.x), size=n_inputs, replace=n_inputs > len(dataset.x))
+    images = np.asarray(dataset.x[pick], np.float64).reshape(n_inputs, side, side, channels)
+    images = (images - images.mean(axis=(0, 1, 2))) / (images.std(axis=(0, 1, 2)) + 1e-12)
+    factor = side // resolution
+    return images.reshape(n_inputs, resolution, factor, resolution, factor, channels).mean(axis=(2, 4))
+
+
 def make_inputs(source: str, n_inputs: int, resolution: int, *, seed: int = 0) -> np.ndarray:
     """Channel-last network inputs, each scaled to mean square 1 (``K0(x, x) = 1``).
 
     ``digits``: sklearn 8x8 digits, nearest-upsampled to ``R x R`` (one channel);
     ``digits-tiled``: the same images tiled periodically; ``mnist1d``: 1-D sequences resampled
     to length ``R``, shape ``(N, R, 1)``; ``gaussian``: i.i.d. ``N(0, 1)`` of shape
-    ``(N, R, R, 3)``. The ``n_inputs`` examples are drawn without replacement with ``seed``.
+    ``(N, R, R, 3)``; ``mnist:DIR``, ``cifar10:DIR``, ``cifar100:DIR``: a user's image files,
+    average-pooled to ``R x R`` (Proxy Norm's random nets read CIFAR-10 downsampled to 16 x 16).
+    The ``n_inputs`` examples are drawn without replacement with ``seed``.
     """
     check_power_inputs(n_inputs, resolution, spatial=1 if source == "mnist1d" else 2)
     rng = np.random.default_rng(check_seed("--seed", seed))
-    if source in ("digits", "digits-tiled"):
+    if ":" in source:
+        x = _image_files(source, n_inputs, resolution, rng)
+    elif source in ("digits", "digits-tiled"):
         from kernelnorm.data import load_digits
 
         pool = load_digits().x
@@ -59,6 +81,6 @@ def make_inputs(source: str, n_inputs: int, resolution: int, *, seed: int = 0) -
         x = rng.standard_normal((n_inputs, resolution, resolution, 3))
     else:
         raise KernelnormInputError("--inputs-from", f"unknown source {source!r}; choose from "
-                                   + ", ".join(SOURCES))
+                                   + ", ".join(SOURCES) + ", mnist:DIR, cifar10:DIR, cifar100:DIR")
     mean_square = (x * x).mean(axis=tuple(range(1, x.ndim)), keepdims=True)
     return x / np.sqrt(mean_square)

@@ -173,12 +173,16 @@ def _eval_forward(network):
 
 
 def train(network, data, config: TrainConfig = TrainConfig(), *, metrics_path: str | None = None,
-          progress: bool | None = None, run_info: dict | None = None) -> TrainResult:
+          progress: bool | None = None, run_info: dict | None = None,
+          on_step=None) -> TrainResult:
     """Train ``network`` on ``data = (x, y, x_test, y_test)`` (see :func:`images`).
 
     Each epoch appends ``{"epoch", "step", "lr", "train_loss", "train_accuracy", "test_loss",
     "test_accuracy", "seconds", **run_info}`` to ``metrics_path``. A non-finite loss at global step
     ``k`` (1-based) ends the run with a record ``{"diverged": true, "diverged_step": k}``.
+    ``on_step(k, state, loss)``, if given, is called after every step with the network state
+    (e.g. BN running statistics; its buffers are reused by the next step, so copy what you keep)
+    and the step's cross-entropy, also on the step that diverges.
     """
     from tqdm.auto import tqdm
 
@@ -216,6 +220,8 @@ def train(network, data, config: TrainConfig = TrainConfig(), *, metrics_path: s
                     params, state, opt_state, jnp.asarray(x[index], dtype), jnp.asarray(y[index]),
                     jax.random.fold_in(jax.random.fold_in(root, 1), global_step))
                 loss = float(loss)
+                if on_step is not None:
+                    on_step(global_step, state, loss)
                 if not math.isfinite(loss):
                     return _diverged(result, params, state, global_step, epoch, loss, info,
                                      metrics_path, started)

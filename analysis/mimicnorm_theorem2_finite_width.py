@@ -1,5 +1,7 @@
-"""Finite-width convergence rates: CLT slope of the correlation error, Theorem 2 spread of the
-empirical BN chi_1, and the empirical NTK condition number kappa vs width.
+"""MimicNorm Theorem 2 at finite width: convergence rates of the infinite-width theory.
+
+Theorem 2 says the BN net's chi_1 converges *in probability* to pi/(pi-1) as the width grows;
+the NTK argument assumes the finite net's kernels converge to the infinite-width ones. Measured:
 
 * CLT: RMS over seeds of (measured - predicted) pair correlations, depth 3, vs width; the
   log-log slope (weighted LS, SE from the seeds) should be -1/2.
@@ -9,8 +11,7 @@ empirical BN chi_1, and the empirical NTK condition number kappa vs width.
   output; BN batch-coupled) on digit inputs vs the infinite-width recursion of
   :mod:`kernelnorm.ntk` (``exact_gram_kernels``).
 
-Writes ``results/mc_rates.json`` (``--parts`` recomputes some parts and keeps the rest).
-Run: .venv/bin/python analysis/mc_rates.py [--parts clt theorem2 ntk]
+Run: python analysis/mimicnorm_theorem2_finite_width.py [--profile default]
 """
 
 from __future__ import annotations
@@ -27,15 +28,7 @@ os.environ.setdefault("JAX_ENABLE_X64", "1")
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kernelnorm.io import (  # noqa: E402
-    ArgumentParser,
-    integer,
-    output_file,
-    read_json,
-    renamed_arguments,
-    run_script,
-    write_json,
-)
+from kernelnorm.io import pipeline_main, run_script  # noqa: E402
 from kernelnorm import BatchNorm, Plain, WeightMean  # noqa: E402
 from kernelnorm import with_stable_init  # noqa: E402
 from kernelnorm.data import load_digits, normalise_rows  # noqa: E402
@@ -52,8 +45,28 @@ from kernelnorm.montecarlo import (  # noqa: E402
 )
 
 
-def clt(widths, seeds):
-    inputs = independent_pairs(np.linspace(-0.9, 0.9, 8), 64, seed=1)
+FIGURE = {
+    "name": "mimicnorm_theorem2_finite_width",
+    "paper": "MimicNorm Theorem 2 and the NTK argument at finite width (rates)",
+    "claim": "finite nets approach the infinite-width theory: correlation errors and the spread "
+             "of BN's chi_1 shrink like n^-1/2 around pi/(pi-1); the empirical NTK's kappa "
+             "approaches the infinite-width kappa",
+    "estimate_s": 40,
+    "estimate_full_s": 900,
+}
+PROFILES = {
+    "tiny": {"widths": [16, 64], "seeds": 8, "theorem2_widths": [16, 64],
+             "theorem2_seeds": 4, "ntk_widths": [16], "ntk_seeds": 2},
+    "default": {"widths": [64, 128, 256, 512], "seeds": 16, "theorem2_widths": [64, 128, 256],
+                "theorem2_seeds": 6, "ntk_widths": [64, 256], "ntk_seeds": 2},
+    "full": {"widths": [64, 128, 256, 512, 1024], "seeds": 48,
+             "theorem2_widths": [64, 128, 256, 512], "theorem2_seeds": 12,
+             "ntk_widths": [64, 256, 1024], "ntk_seeds": 6},
+}
+
+
+def clt(widths, seeds, *, seed: int = 0):
+    inputs = independent_pairs(np.linspace(-0.9, 0.9, 8), 64, seed=1 + seed)
     out = {}
     for name, make in (("plain", lambda n: Plain("relu")),
                        ("weight-mean", lambda n: with_stable_init(WeightMean("relu", width=n)))):
@@ -61,7 +74,7 @@ def clt(widths, seeds):
         for n in widths:
             scheme = make(n)
             predicted = predicted_statistics(scheme, inputs.x, inputs.pairs, 3)[2]
-            stats = sample_statistics(scheme, inputs.x, inputs.pairs, seed=n, seeds=seeds,
+            stats = sample_statistics(scheme, inputs.x, inputs.pairs, seed=n + seed, seeds=seeds,
                                       width=n, depth=3)
             r, s = log_rms_error(stats.correlations - predicted)
             rms.append(r)
@@ -74,11 +87,11 @@ def clt(widths, seeds):
     return out
 
 
-def theorem2(widths, seeds, batch=64, depth=5):
-    inputs = independent_pairs(np.zeros(batch // 2), batch, seed=0)
+def theorem2(widths, seeds, batch=64, depth=5, *, seed: int = 0):
+    inputs = independent_pairs(np.zeros(batch // 2), batch, seed=seed)
     spreads, log_se, means, cis = [], [], [], []
     for n in widths:
-        chi = sample_gradient_statistics(BatchNorm("relu"), inputs.x, seed=n, seeds=seeds,
+        chi = sample_gradient_statistics(BatchNorm("relu"), inputs.x, seed=n + seed, seeds=seeds,
                                          width=n, depth=depth).chi.ravel()
         spreads.append(float(chi.std(ddof=1)))
         log_se.append(1.0 / math.sqrt(2.0 * (len(chi) - 1)))
@@ -94,7 +107,7 @@ def theorem2(widths, seeds, batch=64, depth=5):
             "spread": spreads, "slope": slope.slope, "slope_se": slope.standard_error}
 
 
-def ntk(widths, seeds, m=16, depth=3):
+def ntk(widths, seeds, m=16, depth=3, *, seed: int = 0):
     from kernelnorm.ntk import exact_gram_kernels
 
     x = normalise_rows(load_digits().x)[:m]
@@ -107,7 +120,7 @@ def ntk(widths, seeds, m=16, depth=3):
             scheme = make(n)
             with jax.numpy_rank_promotion("allow"):
                 grams = [np.asarray(empirical_ntk(scheme, x, key=k, width=n, depth=depth))
-                         for k in seed_keys(n, seeds)]
+                         for k in seed_keys(n + seed, seeds)]
             # a BN output unit is standardised over the batch: sum_b f_b = 0 and sum_b f_b^2 = m
             # for every theta, so Theta 1 = Theta f = 0 and kappa is infinite at every width;
             # for BN we report kappa on the complement of those two directions
@@ -131,28 +144,14 @@ def ntk(widths, seeds, m=16, depth=3):
     return out
 
 
+def compute(config: dict, *, seed: int) -> dict:
+    return {"clt": clt(config["widths"], config["seeds"], seed=seed),
+            "theorem2": theorem2(config["theorem2_widths"], config["theorem2_seeds"], seed=seed),
+            "ntk": ntk(config["ntk_widths"], config["ntk_seeds"], seed=seed)}
+
+
 def main(argv=None) -> int:
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--widths", type=integer(2), nargs="+", default=[64, 128, 256, 512, 1024])
-    parser.add_argument("--seeds", type=integer(2), default=48)
-    parser.add_argument("--ntk-widths", type=integer(2), nargs="+", default=[64, 256, 1024])
-    parser.add_argument("--ntk-seeds", type=integer(2), default=6)
-    parser.add_argument("--parts", nargs="+", choices=("clt", "theorem2", "ntk"),
-                        default=["clt", "theorem2", "ntk"], help="recompute only these parts")
-    parser.add_argument("--out", type=output_file(), default="results/mc_rates.json")
-    args = parser.parse_args(argv)
-    payload = {}
-    if os.path.exists(args.out):
-        payload = read_json(args.out, "--out")
-    parts = {"clt": lambda: clt(args.widths, args.seeds),
-             "theorem2": lambda: theorem2(args.widths[:4], 12),
-             "ntk": lambda: ntk(args.ntk_widths, args.ntk_seeds)}
-    names = {"ntk": {"--width": "--ntk-widths", "--seeds": "--ntk-seeds"}}
-    for part in args.parts:
-        with renamed_arguments(names.get(part, {})):  # the part's sizes, named as typed
-            payload[part] = parts[part]()
-    write_json(args.out, payload)
-    return 0
+    return pipeline_main(compute, __doc__, figure=FIGURE, profiles=PROFILES, argv=argv)
 
 
 if __name__ == "__main__":
