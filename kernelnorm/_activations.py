@@ -96,9 +96,16 @@ def covariance_determinant(q1, q2, c):
     so ``sqrt(1 - rho^2) = sqrt(det / (q1 q2))`` and the angles built from it are accurate to
     the last digits even a few ulps away from ``|rho| = 1``.
     """
+    return np.maximum(compensated_determinant(q1, q2, c), 0.0)
+
+
+def compensated_determinant(q1, q2, c):
+    """``q1 q2 - c^2`` from Dekker-split products (pure arithmetic: numpy or JAX arrays; not
+    clipped). The one statement of the compensated difference (:func:`covariance_determinant`;
+    the conv engine's ReLU angle)."""
     p, ep = _two_product(q1, q2)
     s, es = _two_product(c, c)
-    return np.maximum((p - s) + (ep - es), 0.0)
+    return (p - s) + (ep - es)
 
 
 def _broadcast(*arrays):

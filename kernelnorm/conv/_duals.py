@@ -117,7 +117,14 @@ def arccos(rho):
     error 9e-16 against 30-digit values)."""
     import jax.numpy as jnp
 
-    z = (1.0 - jnp.abs(rho)) / 2.0
+    return _arccos_from(rho, (1.0 - jnp.abs(rho)) / 2.0)
+
+
+def _arccos_from(rho, z):
+    """``arccos(rho)`` given ``z = (1 - |rho|)/2`` (computed by the caller to full relative
+    precision; :func:`arccos`)."""
+    import jax.numpy as jnp
+
     square = z * z
     fourth = square * square
     coefficients = _arcsin_polynomial()
@@ -135,18 +142,31 @@ def arccos(rho):
 
 def relu_angle(q1, q2, c):
     """The angle ``theta = arccos(rho)`` of a centred Gaussian pair (Cho & Saul's ReLU kernels
-    are functions of it)."""
-    return arccos(_safe_rho(q1, q2, c)[0])
+    are functions of it), accurate to a few ulps even a few ulps away from ``|rho| = 1``:
+    ``1 - |rho| = det / (s (s + |c|))`` with ``s = sqrt(q1 q2)`` and ``det = q1 q2 - c^2`` from
+    compensated products (``rho`` itself carries one ulp, which ``arccos`` amplifies to
+    ``eps / theta`` there)."""
+    import jax.numpy as jnp
+
+    from kernelnorm._activations import compensated_determinant
+
+    rho, scale = _safe_rho(q1, q2, c)
+    det = jnp.maximum(compensated_determinant(q1, q2, c), 0.0)
+    denominator = scale * (scale + jnp.abs(c))
+    gap = jnp.where(denominator > 0, det / jnp.where(denominator > 0, denominator, 1.0), 1.0)
+    return _arccos_from(rho, jnp.minimum(gap, 1.0) / 2.0)
 
 
 def relu_from_angle(q1, q2, c, angle):
     """``(E[relu(u) relu(v)], E[step(u) step(v)])`` from the angle (MimicNorm Eq. 3-4):
-    ``sqrt(q1 q2) (sin theta + (pi - theta) cos theta)/(2 pi)`` and ``(pi - theta)/(2 pi)``."""
+    ``sqrt(q1 q2) (sin theta + (pi - theta) cos theta)/(2 pi)`` and ``(pi - theta)/(2 pi)``.
+    ``sin theta`` from the angle, not ``sqrt(1 - rho^2)``: near ``|rho| = 1`` the rounded
+    ``rho`` would lose its digits."""
     import jax.numpy as jnp
 
     rho, scale = _safe_rho(q1, q2, c)
     slope = (jnp.pi - angle) / (2 * jnp.pi)
-    return scale * (jnp.sqrt((1.0 - rho) * (1.0 + rho)) / (2 * jnp.pi) + slope * rho), slope
+    return scale * (jnp.sin(angle) / (2 * jnp.pi) + slope * rho), slope
 
 
 def _relu_kernels():
