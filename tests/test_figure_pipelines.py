@@ -291,7 +291,8 @@ def test_table1_memory_mimicnorm_below_bn(tiny):
         rows = {r["scheme"]: r for r in table["rows"]}
         assert rows["bn"]["/bn"] == 1.0
         assert rows["mimicnorm"]["peak"] < rows["bn"]["peak"]
-        assert rows["plain"]["peak"] <= rows["mimicnorm"]["peak"]
+        # "about as much as NoNorm": equal up to XLA's buffer alignment (hundreds of bytes)
+        assert rows["plain"]["peak"] <= rows["mimicnorm"]["peak"] * (1 + 1e-3)
 
 
 def test_relu_dual_reference():

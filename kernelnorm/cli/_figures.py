@@ -33,6 +33,7 @@ import threading
 import time
 from pathlib import Path
 
+from kernelnorm import _guard
 from kernelnorm._errors import KernelnormInputError
 from kernelnorm.cli._common import add_json, emit, format_table, seed
 from kernelnorm.io import PROFILES
@@ -260,6 +261,31 @@ def _last_error(tail: list[str]) -> str:
     return lines[-1] if lines else "no output"
 
 
+def _stop_process_group(pid: int, *, grace: float = 5.0) -> None:
+    """SIGTERM to the child's process group, SIGKILL after ``grace`` seconds, and reap it.
+    Runs inside the signal path, possibly while the main thread waits on the same child:
+    ``os.waitpid`` directly (``Popen.wait`` would contend for its lock); whoever reaps first
+    wins, the other sees ``ChildProcessError``."""
+    import signal
+
+    def reaped() -> bool:
+        try:
+            return os.waitpid(pid, os.WNOHANG)[0] == pid
+        except ChildProcessError:
+            return True
+
+    for signum, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pid, signum)
+        except (ProcessLookupError, PermissionError):
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if reaped():
+                return
+            time.sleep(0.02)
+
+
 def run_pipeline(spec: FigureSpec, out: Path, *, root: Path, cache: Path, profile: str,
                  seed: int, data: str | None, quiet: bool) -> tuple[bool, str]:
     """Run ``analysis/NAME.py`` in a child process; ``(ok, one-line message)``."""
@@ -279,9 +305,15 @@ def run_pipeline(spec: FigureSpec, out: Path, *, root: Path, cache: Path, profil
                                 daemon=True)]
     for reader in readers:
         reader.start()
+
+    def stop_child():  # a signal ends this process at once (kernelnorm._guard): the child too
+        _stop_process_group(child.pid)
+
+    _guard.cleanups.append(stop_child)
     try:
         code = child.wait()
     finally:
+        _guard.cleanups.remove(stop_child)
         if child.poll() is None:  # interrupted (Ctrl-C reaches only us): stop the child
             child.terminate()
             try:
