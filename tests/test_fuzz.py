@@ -105,7 +105,7 @@ COMMANDS = {
                "--seed": "seed", "--metrics": "output"}),
     "figures": (["ntk_kappa_phases", "--profile", "tiny", "--out", "{dir}/figures-out",
                  "--cache", "{dir}/figures-cache"],
-                {"--seed": "seed", "--profile": "name", "--data": "dataset", "--out": "folder",
+                {"--seed": "seed", "--profile": "name", "--data": "dataset", "--out": "folder", "--jobs": "count",
                  "--cache": "folder"}),
     "memory": (["--model", "fcnn", "--norms", "plain", "--batch", "2"],
                {"--model": "name", "--norms": "norm_list", "--activation": "name",

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from kernelnorm import _guard
 from kernelnorm._errors import KernelnormInputError
-from kernelnorm.cli._common import add_json, emit, format_table, seed
+from kernelnorm.cli._common import add_json, emit, format_table, integer, seed
 from kernelnorm.io import PROFILES
 
 META_KEYS = ("name", "paper", "claim", "estimate_s", "estimate_full_s")
@@ -287,8 +287,9 @@ def _stop_process_group(pid: int, *, grace: float = 5.0) -> None:
 
 
 def run_pipeline(spec: FigureSpec, out: Path, *, root: Path, cache: Path, profile: str,
-                 seed: int, data: str | None, quiet: bool) -> tuple[bool, str]:
-    """Run ``analysis/NAME.py`` in a child process; ``(ok, one-line message)``."""
+                 seed: int, data: str | None, quiet: bool, label: str = "") -> tuple[bool, str, float]:
+    """Run ``analysis/NAME.py`` in a child process; ``(ok, one-line message, CPU seconds)``.
+    ``label`` prefixes the child's echoed lines (several pipelines may run at once)."""
     command = [sys.executable, str(spec.analysis), "--out", str(out), "--profile", profile,
                "--seed", str(seed)]
     if data is not None:
@@ -299,9 +300,9 @@ def run_pipeline(spec: FigureSpec, out: Path, *, root: Path, cache: Path, profil
     tail: list[str] = []
     sinks = (open(os.devnull, "w") if quiet else sys.stdout,
              open(os.devnull, "w") if quiet else sys.stderr)
-    readers = [threading.Thread(target=_echo, args=(child.stdout, sinks[0], "    | ", []),
+    readers = [threading.Thread(target=_echo, args=(child.stdout, sinks[0], f"    {label}| ", []),
                                 daemon=True),
-               threading.Thread(target=_echo, args=(child.stderr, sinks[1], "    ! ", tail),
+               threading.Thread(target=_echo, args=(child.stderr, sinks[1], f"    {label}! ", tail),
                                 daemon=True)]
     for reader in readers:
         reader.start()
@@ -310,8 +311,15 @@ def run_pipeline(spec: FigureSpec, out: Path, *, root: Path, cache: Path, profil
         _stop_process_group(child.pid)
 
     _guard.cleanups.append(stop_child)
+    cpu = 0.0
     try:
-        code = child.wait()
+        try:  # wait4: this child's own CPU seconds (other pipelines may run beside it)
+            _, status, usage = os.wait4(child.pid, 0)
+            child.returncode = os.waitstatus_to_exitcode(status)
+            cpu = usage.ru_utime + usage.ru_stime
+        except ChildProcessError:  # reaped by the signal path
+            child.returncode = -15
+        code = child.returncode
     finally:
         _guard.cleanups.remove(stop_child)
         if child.poll() is None:  # interrupted (Ctrl-C reaches only us): stop the child
@@ -329,10 +337,10 @@ def run_pipeline(spec: FigureSpec, out: Path, *, root: Path, cache: Path, profil
             for sink in sinks:
                 sink.close()
     if code != 0:
-        return False, f"pipeline exit {code}: {_last_error(tail)}"
+        return False, f"pipeline exit {code}: {_last_error(tail)}", cpu
     if not out.is_file():
-        return False, f"pipeline exited 0 but wrote no data file {out}"
-    return True, ""
+        return False, f"pipeline exited 0 but wrote no data file {out}", cpu
+    return True, "", cpu
 
 
 def draw(spec: FigureSpec, data_file: Path, png: Path) -> tuple[bool, str]:
@@ -360,15 +368,12 @@ def draw(spec: FigureSpec, data_file: Path, png: Path) -> tuple[bool, str]:
     return True, ""
 
 
-def _children_cpu() -> float:
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+#: Drawing runs in this process (stdout redirected, pyplot state): one figure at a time.
+_DRAWING = threading.Lock()
 
 
 def run_figure(spec: FigureSpec, *, root: Path, cache: Path, out_dir: Path, profile: str,
-               seed: int, data: str | None, force: bool, quiet: bool) -> Outcome:
+               seed: int, data: str | None, force: bool, quiet: bool, label: str = "") -> Outcome:
     outcome = Outcome(spec.name)
     if spec.problem:
         outcome.status, outcome.message = "failed", spec.problem
@@ -380,20 +385,20 @@ def run_figure(spec: FigureSpec, *, root: Path, cache: Path, out_dir: Path, prof
     else:
         outcome.data = "computed"
         data_file.parent.mkdir(parents=True, exist_ok=True)
-        cpu = _children_cpu()
-        ok, message = run_pipeline(spec, data_file, root=root, cache=cache, profile=profile,
-                                   seed=seed, data=data, quiet=quiet)
+        ok, message, outcome.data_cpu_s = run_pipeline(
+            spec, data_file, root=root, cache=cache, profile=profile, seed=seed, data=data,
+            quiet=quiet, label=label)
         outcome.data_s = time.perf_counter() - started
-        outcome.data_cpu_s = _children_cpu() - cpu
         if not ok:
             outcome.status, outcome.message = "failed", message
             return outcome
         _drop_stale(data_file)
     png = out_dir / f"{spec.name}.png"
     out_dir.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    ok, message = draw(spec, data_file, png)
-    outcome.draw_s = time.perf_counter() - started
+    with _DRAWING:
+        started = time.perf_counter()
+        ok, message = draw(spec, data_file, png)
+        outcome.draw_s = time.perf_counter() - started
     outcome.status = "ok" if ok else "failed"
     outcome.message, outcome.png = message, str(png) if ok else ""
     return outcome
@@ -454,24 +459,37 @@ def _timings_record(path: Path, outcomes, profile: str, seed: int) -> None:
 
 def _run(args, specs, root: Path, cache: Path) -> int:
     out_dir = Path(args.out) if args.out else root / "figures" / "out"
-    count, started, outcomes = len(specs), time.perf_counter(), []
-    for index, spec in enumerate(specs, 1):
-        data = _data_argument(spec, args)
+    count, started = len(specs), time.perf_counter()
+    jobs = min(args.jobs, count)
+    report = threading.Lock()
+
+    def make(index: int, spec: FigureSpec) -> Outcome:
         estimate = spec.estimate(args.profile)
         note = f" (estimate {_format_seconds(estimate)})" if estimate is not None else ""
         if not args.json:
-            print(f"[{index}/{count}] {spec.name}{note}", flush=True)
+            with report:
+                print(f"[{index}/{count}] {spec.name}{note}", flush=True)
         outcome = run_figure(spec, root=root, cache=cache, out_dir=out_dir,
-                             profile=args.profile, seed=args.seed, data=data, force=args.force,
-                             quiet=args.json)
-        outcomes.append(outcome)
+                             profile=args.profile, seed=args.seed,
+                             data=_data_argument(spec, args), force=args.force, quiet=args.json,
+                             label=f"{spec.name} " if jobs > 1 else "")
         if not args.json:
-            if outcome.status == "ok":
-                print(f"[{index}/{count}] {spec.name}: ok in {_format_seconds(outcome.total_s)} "
-                      f"(data {outcome.data} {_format_seconds(outcome.data_s)}, draw "
-                      f"{_format_seconds(outcome.draw_s)}) -> {outcome.png}", flush=True)
-            else:
-                print(f"[{index}/{count}] {spec.name}: FAILED: {outcome.message}", flush=True)
+            with report:
+                if outcome.status == "ok":
+                    print(f"[{index}/{count}] {spec.name}: ok in {_format_seconds(outcome.total_s)} "
+                          f"(data {outcome.data} {_format_seconds(outcome.data_s)}, draw "
+                          f"{_format_seconds(outcome.draw_s)}) -> {outcome.png}", flush=True)
+                else:
+                    print(f"[{index}/{count}] {spec.name}: FAILED: {outcome.message}", flush=True)
+        return outcome
+
+    if jobs == 1:
+        outcomes = [make(index, spec) for index, spec in enumerate(specs, 1)]
+    else:  # pipelines are child processes: threads only wait on them
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            outcomes = list(pool.map(make, range(1, count + 1), specs))
     total = time.perf_counter() - started
     failed = [o.name for o in outcomes if o.status != "ok"]
     if any(o.data == "computed" and o.status == "ok" for o in outcomes):
@@ -517,6 +535,11 @@ def _check_folder(path: str | None, argument: str) -> None:
                                    f"{err.strerror or err}") from None
     if not os.access(path, os.W_OK):
         raise KernelnormInputError(argument, f"cannot write into {path}")
+
+
+#: Concurrent pipelines by default: most keep about one core busy (small JAX programs), so two
+#: on a 2-core machine halve the wall time of ``--all``; more would only contend.
+DEFAULT_JOBS = max(1, min(2, os.cpu_count() or 1))
 
 
 def _figures(args):
@@ -565,6 +588,9 @@ def register(subparsers) -> None:
                        help="tiny (seconds, for tests), default (the gallery), full (the "
                             "paper's sizes) (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="recompute cached data files")
+    p.add_argument("--jobs", type=integer(1, 64, name="jobs"), default=DEFAULT_JOBS,
+                   help="pipelines run at once (each a process; most use about one core; "
+                        "default: %(default)s, from the CPU count)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="folder of the PNG and PDF images (default: ROOT/figures/out)")
     p.add_argument("--seed", type=seed, default=0, help="base seed of every pipeline (default: 0)")
