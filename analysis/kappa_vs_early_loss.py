@@ -19,7 +19,7 @@ from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one
 
 handle_interrupts()
 
-from kernelnorm.io import ArgumentParser, output_file, seed as seed_arg  # noqa: E402
+from kernelnorm.io import pipeline_parser  # noqa: E402
 
 import math  # noqa: E402
 import sys  # noqa: E402
@@ -32,8 +32,9 @@ FIGURE = {
     "paper": "MimicNorm §2-3 (Theorem 1 / Xiao et al. 2019: chaotic, well-conditioned NTK trains faster)",
     "claim": "NTK condition number at init vs training loss after N SGD steps: Spearman "
              "rank correlation with bootstrap CI",
-    "estimate_s": 100,
+    "estimate_s": 108,
     "estimate_full_s": 3300,
+    "data": "mnist1d",
 }
 
 def _log_grid(low: int, high: int, count: int) -> list[float]:
@@ -152,11 +153,7 @@ def run(profile: dict, seed: int, data: str = "mnist1d", progress=None) -> dict:
 def main(argv=None) -> int:
     from kernelnorm.io import write_json
 
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", choices=tuple(PROFILES), default="default")
-    parser.add_argument("--seed", type=seed_arg, default=0)
-    parser.add_argument("--data", default="mnist1d", help="mnist1d or digits (default: mnist1d)")
-    parser.add_argument("--out", type=output_file(), default="results/kappa_vs_early_loss.json")
+    parser = pipeline_parser(__doc__, name=FIGURE["name"], data="mnist1d")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     payload = run(PROFILES[args.profile], args.seed, args.data,

@@ -33,7 +33,7 @@ os.environ.setdefault("JAX_ENABLE_X64", "1")
 import numpy as np  # noqa: E402
 
 from kernelnorm import MiniBatchNorm, minibatch_grams, minibatch_theory  # noqa: E402
-from kernelnorm.io import ArgumentParser, output_file, run_script, seed, write_json  # noqa: E402
+from kernelnorm.io import pipeline_parser, run_script, write_json  # noqa: E402
 from kernelnorm.montecarlo import (  # noqa: E402
     heavy_tail_tolerance,
     independent_pairs,
@@ -48,7 +48,7 @@ FIGURE = {
     "paper": "MimicNorm Theorem 2 (finite batch)",
     "claim": "BN at batch B grows gradients by lambda(B) > pi/(pi-1) per layer and settles at "
              "c* = -1/(B-1); weight mean matches only as B -> inf",
-    "estimate_s": 60,
+    "estimate_s": 49,
     "estimate_full_s": 900,
 }
 
@@ -157,11 +157,8 @@ def gradient_row(activation, batch, config, seed) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", choices=tuple(PROFILES), default="default")
+    parser = pipeline_parser(__doc__, name=FIGURE["name"])
     parser.add_argument("--activation", default="relu")
-    parser.add_argument("--seed", type=seed, default=0)
-    parser.add_argument("--out", type=output_file(), default="results/minibatch_bn.json")
     args = parser.parse_args(argv)
     config = PROFILES[args.profile]
     start = time.perf_counter()

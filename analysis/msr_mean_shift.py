@@ -22,7 +22,7 @@ from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one
 
 handle_interrupts()
 
-from kernelnorm.io import ArgumentParser, output_file, seed as seed_arg  # noqa: E402
+from kernelnorm.io import pipeline_parser  # noqa: E402
 
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -36,6 +36,7 @@ FIGURE = {
              "the isocline after training (common-mode gain << 1)",
     "estimate_s": 30,
     "estimate_full_s": 500,
+    "data": "digits",
 }
 
 PROFILES = {
@@ -124,12 +125,7 @@ def zmg_prediction(results: list[dict]) -> list[dict]:
 def main(argv=None) -> int:
     from kernelnorm.io import format_table, write_json
 
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", choices=tuple(PROFILES), default="default")
-    parser.add_argument("--seed", type=seed_arg, default=0)
-    parser.add_argument("--data", default="digits",
-                        help="digits (default), or your files: mnist:DIR, cifar10:DIR, cifar100:DIR")
-    parser.add_argument("--out", type=output_file(), default="results/msr_mean_shift.json")
+    parser = pipeline_parser(__doc__, name=FIGURE["name"], data="digits")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     payload = run(PROFILES[args.profile], args.seed, args.data,

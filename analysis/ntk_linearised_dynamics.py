@@ -20,7 +20,7 @@ from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one
 
 handle_interrupts()
 
-from kernelnorm.io import ArgumentParser, output_file, seed as seed_arg  # noqa: E402
+from kernelnorm.io import pipeline_parser  # noqa: E402
 
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -32,8 +32,9 @@ FIGURE = {
     "paper": "theory -> training (MimicNorm §2, Eq. 5-7; Jacot et al. 2018, Lee et al. 2019)",
     "claim": "the NTK at initialisation predicts the MSE loss curve of wide nets; the gap "
              "shrinks with width (bias ~ 1/n, fluctuation ~ n^-1/2)",
-    "estimate_s": 40,
+    "estimate_s": 37,
     "estimate_full_s": 300,
+    "data": "digits",
 }
 
 PROFILES = {
@@ -151,11 +152,7 @@ def run(profile: dict, seed: int, data: str = "digits", only=None, progress=None
 def main(argv=None) -> int:
     from kernelnorm.io import write_json
 
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", choices=tuple(PROFILES), default="default")
-    parser.add_argument("--seed", type=seed_arg, default=0)
-    parser.add_argument("--data", default="digits", help="digits or mnist1d (default: digits)")
-    parser.add_argument("--out", type=output_file(), default="results/ntk_linearised_dynamics.json")
+    parser = pipeline_parser(__doc__, name=FIGURE["name"], data="digits")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     payload = run(PROFILES[args.profile], args.seed, args.data,

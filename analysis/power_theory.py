@@ -21,7 +21,7 @@ from kernelnorm.io import handle_interrupts  # first: from here on Ctrl-C is one
 
 handle_interrupts()
 
-from kernelnorm.io import ArgumentParser, output_file, seed as seed_arg  # noqa: E402
+from kernelnorm.io import pipeline_parser  # noqa: E402
 
 import time  # noqa: E402
 
@@ -55,7 +55,7 @@ FIGURE = {
     "claim": "every term of the power decomposition of Proxy Norm's random nets follows from the "
              "conv kernel: the prediction lies in the finite-width band, LN's collapse obeys "
              "Theorem 1's bound, and weight mean and CZM avoid collapse",
-    "estimate_s": 180,
+    "estimate_s": 72,
     "estimate_full_s": 4 * 3600,
 }
 
@@ -96,13 +96,10 @@ def _identity_check(inputs, depth):
 
 
 def main(argv=None) -> int:
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="default", choices=tuple(PROFILES))
+    parser = pipeline_parser(__doc__, name=FIGURE["name"])
     parser.add_argument("--norms", nargs="+", default=None,
                         help="schemes (default: the profile's)")
     parser.add_argument("--cross", default="sampled", choices=("sampled", "exact", "matched"))
-    parser.add_argument("--seed", type=seed_arg, default=0)
-    parser.add_argument("--out", type=output_file(), default="results/power_theory.json")
     args = parser.parse_args(argv)
 
     import jax

@@ -438,8 +438,11 @@ def _list(args, specs, cache: Path) -> int:
     total = sum(r["estimate_s"] or 0.0 for r in rows)
     text = format_table(rows, ["name", "paper", "estimate", "cached"])
     broken = [f"{r['name']}: {r['status']}" for r in rows if r["status"] != "ok"]
-    text += (f"\n{len(rows)} figures; estimated {_format_seconds(total)} for the {args.profile} "
-             f"profile on 2 CPU cores (cached figures only redraw)")
+    longest = max((r["estimate_s"] or 0.0 for r in rows), default=0.0)
+    text += (f"\n{len(rows)} figures; estimated {_format_seconds(total)} of pipeline time for the "
+             f"{args.profile} profile on 2 CPU cores, about "
+             f"{_format_seconds(max(total / args.jobs, longest))} with --jobs {args.jobs} "
+             f"(cached figures only redraw)")
     if broken:
         text += "\nunusable: " + "; ".join(broken)
     emit(args, {"profile": args.profile, "figures": rows, "estimate_s": total}, text)
