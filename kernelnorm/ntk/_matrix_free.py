@@ -1,0 +1,134 @@
+"""Extreme eigenvalues of the NTK Gram matrix without storing it (``m`` up to ~60 000).
+
+``Theta_L`` is never formed: its products ``Theta_L V`` are computed a block of rows at a time
+from the inputs (``K_0`` rows ``X_b X^T / d``, then the fused recursion of
+:mod:`kernelnorm.ntk._fused` on that ``(b, m)`` block), so memory is ``O(m b)``; each product
+re-evaluates the kernel (``O(L m^2)`` work). The extreme eigenvalues come from ARPACK's
+implicitly restarted Lanczos (``scipy.sparse.linalg.eigsh``, ``which="LA"`` and ``"SA"``) on
+that operator: converged when the Ritz residual is ``<= tol |lambda|``, so each eigenvalue,
+hence ``kappa``, is stated to relative accuracy ``tol`` (Parlett, *The Symmetric Eigenvalue
+Problem*, Thm. 11.4.2 for the residual bound; ARPACK users' guide §4.6 for the criterion).
+Small ``m`` take the dense LAPACK solver (:func:`kernelnorm.ntk.spectrum`).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from kernelnorm._errors import KernelnormInputError, check_block
+from kernelnorm._resources import FLOAT64, available_memory, report_progress
+
+EIGEN_METHODS = ("auto", "dense", "matrix_free")
+#: Relative accuracy of the matrix-free eigenvalues (ARPACK's ``tol``).
+DEFAULT_EIGEN_TOL = 1e-8
+#: ``auto`` uses the dense solver up to this ``m`` when the matrices fit in memory.
+DENSE_MAX_M = 4000
+#: Float64 arrays of ``b x m`` alive per row block (the fused loop's state and XLA's temporaries).
+_BLOCK_ARRAYS = 24
+
+
+def block_rows_for(m: int, memory: int | None = None) -> int:
+    """Rows per block: a quarter of the free memory (or 256 MiB, the smaller) over
+    :data:`_BLOCK_ARRAYS` arrays of ``m`` float64."""
+    budget = min(memory if memory is not None else available_memory() // 4, 2**28)
+    return int(max(1, min(m, budget // (_BLOCK_ARRAYS * FLOAT64 * m))))
+
+
+class BlockwiseNTK:
+    """``V -> Theta_L V`` evaluated a block of rows at a time (see the module docstring).
+
+    Attributes:
+        m: inputs; block: rows per block; products: ``Theta`` passes done so far.
+    """
+
+    def __init__(self, scheme, x, depth: int, *, block: int | None = None):
+        from kernelnorm.ntk._fused import diagonal_trajectory, fused_supported
+        from kernelnorm.ntk._recursion import check_depth
+
+        check_block("scheme", scheme)
+        if not fused_supported(scheme):
+            raise KernelnormInputError("--method", "the matrix-free path needs a plain or "
+                                       "weight-mean ReLU block (use method='dense')")
+        self.scheme, self.depth = scheme, check_depth(depth)
+        self.x = np.asarray(x, dtype=np.float64)
+        self.m = self.x.shape[0]
+        self.block = block_rows_for(self.m) if block is None else int(block)
+        q0 = np.einsum("ij,ij->i", self.x, self.x) / self.x.shape[1]
+        self.trajectory = diagonal_trajectory(scheme, q0, self.depth)
+        self.diagonal = self.trajectory["ntk"][self.depth - 1]
+        self.products = 0
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` of ``Theta_L`` (exact diagonal)."""
+        from kernelnorm.ntk._fused import _slice, pair_kernels
+
+        index = np.arange(start, stop)
+        k0 = self.x[index] @ self.x.T / self.x.shape[1]
+        ntk = pair_kernels(self.scheme, k0, _slice(self.trajectory, index), self.trajectory,
+                           [self.depth], track=False)[self.depth][1]
+        ntk[np.arange(len(index)), index] = self.diagonal[index]
+        return ntk
+
+    def matmat(self, v) -> np.ndarray:
+        v = np.asarray(v, dtype=np.float64)
+        out = np.empty((self.m,) + v.shape[1:])
+        for start in range(0, self.m, self.block):
+            stop = min(self.m, start + self.block)
+            out[start:stop] = self.rows(start, stop) @ v
+        self.products += 1
+        return out
+
+    def operator(self):
+        from scipy.sparse.linalg import LinearOperator
+
+        return LinearOperator((self.m, self.m), matvec=self.matmat, matmat=self.matmat,
+                              dtype=np.float64)
+
+
+def _choose(method: str, m: int) -> str:
+    if method not in EIGEN_METHODS:
+        raise KernelnormInputError("--eigen", f"choose from {', '.join(EIGEN_METHODS)}, got "
+                                   f"{method!r}")
+    if method != "auto":
+        return method
+    fits = 12 * FLOAT64 * m * m <= available_memory()
+    return "dense" if m <= DENSE_MAX_M and fits else "matrix_free"
+
+
+def ntk_extreme_eigenvalues(scheme, x, depth: int, *, method: str = "auto",
+                            tol: float = DEFAULT_EIGEN_TOL, block: int | None = None,
+                            seed: int = 0):
+    """``lambda_min``, ``lambda_max`` and ``kappa`` of ``Theta_L`` on ``x``.
+
+    ``method``: ``"dense"`` (form ``Theta_L``, LAPACK), ``"matrix_free"`` (module docstring;
+    eigenvalues to relative accuracy ``tol``), ``"auto"``: dense for ``m <= 4000`` when it fits
+    in memory. ``seed`` fixes Lanczos' start vector. Returns a :class:`kernelnorm.ntk.Spectrum`.
+
+    Example: ``ntk_extreme_eigenvalues(Plain(sigma_b2=0.1), x, 10, method="matrix_free")``.
+    """
+    from kernelnorm.ntk._condition import Spectrum, check_inputs, ntk_gram, spectrum
+
+    x = check_inputs(x)
+    if not (isinstance(tol, (int, float)) and 0 < tol < 1):
+        raise KernelnormInputError("--tol", f"must be in (0, 1), got {tol!r}")
+    chosen = _choose(method, x.shape[0])
+    if chosen == "dense":
+        return spectrum(ntk_gram(scheme, x, depth, method="exact").ntk)
+    from scipy.sparse.linalg import eigsh
+
+    start = time.perf_counter()
+    operator = BlockwiseNTK(scheme, x, depth, block=block)
+    if operator.m < 3:
+        return spectrum(operator.rows(0, operator.m))
+    start_vector = np.random.default_rng(seed).standard_normal(operator.m)
+    values = []
+    for which in ("LA", "SA"):
+        value = eigsh(operator.operator(), k=1, which=which, tol=tol, v0=start_vector,
+                      return_eigenvectors=False)
+        values.append(float(value[0]))
+        report_progress(len(values), 2)
+    high, low = values
+    kappa = high / low if low > 0 else float("inf")
+    return Spectrum(kappa, low, high, time.perf_counter() - start)
