@@ -143,8 +143,13 @@ def _step(layer, state, rows, cols, constants, track, first, jnp):
     """One layer of the pair recursion (module docstring) on a block."""
     a, centre, bias = constants[0], constants[1], constants[2]
     c, ntk, d_rho, e_ntk = state
-    r_i, q_i, hi_i, lo_i, rel_i, inv_r_i, _ = (rows[k, layer][:, None] for k in range(7))
-    r_j, q_j, hi_j, lo_j, rel_j, inv_r_j, _ = (cols[k, layer][None, :] for k in range(7))
+    rows_a, rows_b, mask = rows
+
+    def row(k, index):  # the block's two row sets, chosen per column (see _fold)
+        return jnp.where(mask, rows_a[k, index][:, None], rows_b[k, index][:, None])
+
+    r_i, q_i, hi_i, lo_i, rel_i, inv_r_i = (row(k, layer) for k in range(6))
+    r_j, q_j, hi_j, lo_j, rel_j, inv_r_j = (cols[k, layer][None, :] for k in range(6))
     scale = r_i * r_j
     c = jnp.clip(c, -scale, scale)
     p = q_i * q_j
@@ -167,13 +172,13 @@ def _step(layer, state, rows, cols, constants, track, first, jnp):
     # angle error from the correlation error: d rho / sin theta, at most sqrt(2 d rho)
     e_theta = jnp.minimum(d_rho * scale / jnp.where(root > 0, root, 0.0), jnp.sqrt(2.0 * d_rho))
     angle_part = a * (complement * root * e_theta + 0.5 * math.pi * scale * e_theta * e_theta)
-    inv_i, inv_j = rows[5, layer + 1][:, None], cols[5, layer + 1][None, :]
-    new_scale, inv_new_scale = rows[0, layer + 1][:, None] * cols[0, layer + 1][None, :], inv_i * inv_j
+    inv_i, inv_j = row(5, layer + 1), cols[5, layer + 1][None, :]
+    new_scale, inv_new_scale = row(0, layer + 1) * cols[0, layer + 1][None, :], inv_i * inv_j
     evaluation = (a * (8 * _EPS * jnp.abs(dual) + centre * 4 * _EPS * scale)
                   + _BLOCK_ULPS * _EPS * (jnp.abs(new_c) + new_scale))
     new_e_c = angle_part + evaluation + jnp.abs(new_c - bias) * (rel_i + rel_j)
     new_rho = new_c * inv_new_scale
-    inv_q_i, inv_q_j = rows[6, layer + 1][:, None], cols[6, layer + 1][None, :]
+    inv_q_i, inv_q_j = row(6, layer + 1), cols[6, layer + 1][None, :]
     new_d_rho = ((angle_part + evaluation) * inv_new_scale + _Q_ULPS * _EPS * jnp.abs(new_rho)
                  + bias * (jnp.abs(new_rho * inv_q_i - inv_new_scale) * rel_i
                            + jnp.abs(new_rho * inv_q_j - inv_new_scale) * rel_j))
@@ -204,17 +209,38 @@ def _compiled(track: bool, depths: tuple):
     return jax.jit(run)
 
 
-def _first_layer_state(scheme, k0, rows, cols, errors):
+def _row_values(rows, key, layer):
+    """``(b, W)``-broadcastable values of the block's rows: ``rows = (A, B, mask)`` of two
+    trajectories and the columns where ``A`` applies."""
+    a, b, mask = rows
+    return np.where(mask, a[key][layer][:, None], b[key][layer][:, None])
+
+
+def _relative_lengths(rows, cols, layer):
+    """``e_i + e_j`` with ``e = E_q / (2 q)``."""
+    return (_row_values(rows, "q_error", layer) / (2 * _row_values(rows, "q", layer))
+            + (cols["q_error"][layer] / (2 * cols["q"][layer]))[None, :])
+
+
+def _first_layer_state(scheme, k0, rows, cols, k0_error):
     """``(K_1, Theta_1 = K_1, d rho_1, E_Theta_1)`` with ``K_1 = sigma_w2 K_0 + sigma_b2``."""
     k1 = scheme.input_kernel(k0)
-    if errors is None:
+    if k0_error is None:
         return k1, k1, np.zeros_like(k1), np.zeros_like(k1)
-    e_c = scheme.sigma_w2 * errors[2] + 2 * _EPS * np.abs(k1)
-    r_i, r_j = np.sqrt(rows["q"][0])[:, None], np.sqrt(cols["q"][0])[None, :]
-    relative = (rows["q_error"][0] / (2 * rows["q"][0]))[:, None] + (
-        cols["q_error"][0] / (2 * cols["q"][0]))[None, :]
-    scale = r_i * r_j
-    return k1, k1, e_c / scale + np.minimum(np.abs(k1 / scale), 1.0) * relative, e_c
+    e_c = scheme.sigma_w2 * k0_error + 2 * _EPS * np.abs(k1)
+    scale = np.sqrt(_row_values(rows, "q", 0) * cols["q"][0][None, :])
+    return (k1, k1, e_c / scale + np.minimum(np.abs(k1 / scale), 1.0)
+            * _relative_lengths(rows, cols, 0), e_c)
+
+
+def _outputs(state, rows, cols, depth, track):
+    values = [np.asarray(s) for s in state]
+    if not track:
+        return values[0], values[1], None, None
+    scale = np.sqrt(_row_values(rows, "q", depth - 1) * cols["q"][depth - 1][None, :])
+    # |dc| <= s d rho + |c| (e_i + e_j)
+    nngp_error = scale * values[2] + np.abs(values[0]) * _relative_lengths(rows, cols, depth - 1)
+    return values[0], values[1], nngp_error, values[3]
 
 
 def _block_rows(columns: int) -> int:
@@ -227,60 +253,105 @@ def _slice(trajectory, rows):
     return {key: value[..., rows] for key, value in trajectory.items()}
 
 
-def pair_kernels(scheme, k0, rows, cols, depths, *, errors=None, track: bool = True):
-    """``{L: (nngp, ntk, nngp_error, ntk_error)}`` on a block of pairs.
-
-    ``k0``: the ``(b, c)`` block of ``K_0``; ``rows``/``cols``: :func:`diagonal_trajectory` of
-    the block's row and column inputs (to the deepest depth); ``errors``: bounds on the rounding
-    of ``(q0 rows, q0 cols, k0)`` (needed when ``track``). Errors are ``None`` unless
-    ``track``. The caller fixes the diagonal. Row blocks run all layers in turn, so the loop's
-    arrays stay in cache (the recursion is element-wise: layers of one pair need no other).
-    """
+def _run_block(scheme, k0, rows, cols, depths, k0_error, track):
+    """Per depth, ``(nngp, ntk, nngp_error, ntk_error)`` of one ``(b, W)`` block."""
     import jax.numpy as jnp
 
-    depths = sorted(depths)
-    k0 = np.asarray(k0, dtype=np.float64)
-    count, columns = k0.shape
-    out = {d: tuple(np.empty_like(k0) if track or i < 2 else None for i in range(4))
-           for d in depths}
+    state = _first_layer_state(scheme, k0, rows, cols, k0_error if track else None)
+    out = {}
+    if 1 in depths:
+        e_c = state[3] if track else None
+        out[1] = (state[0], state[1], e_c, e_c)
     deep = tuple(d for d in depths if d >= 2)
-    col_vectors = jnp.asarray(_vectors(cols))
-    constants = jnp.asarray(_constants(scheme))
-    step = _block_rows(columns)
-    for start in range(0, count, step):
-        index = np.arange(start, start + step).clip(max=count - 1)  # the last block padded
-        block_rows = _slice(rows, index)
-        block_errors = None
-        if track:
-            block_errors = (errors[0][index], errors[1], errors[2][index])
-        state = _first_layer_state(scheme, k0[index], block_rows, cols, block_errors)
-        kept = slice(0, min(step, count - start))
-        target = slice(start, start + kept.stop)
-        if 1 in out:
-            for i in range(4):
-                if out[1][i] is not None:
-                    out[1][i][target] = (state[0] if i < 2 else state[3])[kept]
-        if deep:
-            states = _compiled(track, deep)(tuple(jnp.asarray(s) for s in state),
-                                            jnp.asarray(_vectors(block_rows)), col_vectors,
-                                            constants)
-            for depth, values in zip(deep, states):
-                for i, value in enumerate(_outputs(values, block_rows, cols, depth, track)):
-                    if value is not None:
-                        out[depth][i][target] = value[kept]
-        report_progress(start + kept.stop, count)
+    if deep:
+        a, b, mask = rows
+        states = _compiled(track, deep)(
+            tuple(jnp.asarray(s) for s in state),
+            (jnp.asarray(_vectors(a)), jnp.asarray(_vectors(b)), jnp.asarray(mask)),
+            jnp.asarray(_vectors(cols)), jnp.asarray(_constants(scheme)))
+        for depth, values in zip(deep, states):
+            out[depth] = _outputs(values, rows, cols, depth, track)
     return out
 
 
-def _outputs(state, rows, cols, depth, track):
-    values = [np.array(s) for s in state]  # copies: the state is donated
-    if not track:
-        return values[0], values[1], None, None
-    q_i, q_j = rows["q"][depth - 1][:, None], cols["q"][depth - 1][None, :]
-    relative = (rows["q_error"][depth - 1][:, None] / (2 * q_i)
-                + cols["q_error"][depth - 1][None, :] / (2 * q_j))
-    # |dc| <= s d rho + |c| (e_i + e_j)
-    return values[0], values[1], np.sqrt(q_i * q_j) * values[2] + np.abs(values[0]) * relative, values[3]
+def pair_kernels(scheme, k0, rows, cols, depths, *, k0_error=None, track: bool = True):
+    """``{L: (nngp, ntk, nngp_error, ntk_error)}`` on a rectangular block of pairs.
+
+    ``k0``: the ``(b, c)`` block of ``K_0``; ``rows``/``cols``: :func:`diagonal_trajectory` of
+    the block's row and column inputs (to the deepest depth); ``k0_error``: bound on the
+    rounding of ``k0`` (needed when ``track``). Errors are ``None`` unless ``track``. The caller
+    fixes the diagonal. Row blocks run all layers in turn, so the loop's arrays stay in cache
+    (the recursion is element-wise: the layers of one pair need no other pair).
+    """
+    depths = sorted(depths)
+    k0 = np.asarray(k0, dtype=np.float64)
+    count, columns = k0.shape
+    out = {d: [np.empty_like(k0) if track or i < 2 else None for i in range(4)] for d in depths}
+    step = _block_rows(columns)
+    everywhere = np.ones((1, columns), dtype=bool)
+    for start in range(0, count, step):
+        index = np.arange(start, start + step).clip(max=count - 1)  # the last block padded
+        block = _slice(rows, index)
+        kept = min(step, count - start)
+        results = _run_block(scheme, k0[index], (block, block, everywhere), cols, depths,
+                             None if k0_error is None else k0_error[index], track)
+        for depth, values in results.items():
+            for i, value in enumerate(values):
+                if value is not None:
+                    out[depth][i][start:start + kept] = value[:kept]
+        report_progress(start + kept, count)
+    return {d: tuple(v) for d, v in out.items()}
+
+
+def symmetric_kernels(scheme, k0, trajectory, depths, *, k0_error=None, track: bool = True):
+    """:func:`pair_kernels` on a symmetric ``(m, m)`` ``K_0``, computing the upper triangle only.
+
+    Row blocks ``i`` and ``n - 1 - i`` (of ``n`` blocks of ``b`` rows, ``m`` padded to ``n b``,
+    ``n`` even) are folded into one ``(b, m + b)`` rectangle: block ``i``'s columns ``i b..``
+    then block ``n - 1 - i``'s columns ``(n - 1 - i) b..``, so every fold has the same shape
+    (one compilation) and the work is half of the full matrix.
+    """
+    depths = sorted(depths)
+    k0 = np.asarray(k0, dtype=np.float64)
+    m = k0.shape[0]
+    step = _block_rows(m)
+    blocks = 2 * -(-m // (2 * step))
+    size = blocks * step
+    pad = np.arange(size).clip(max=m - 1)
+    k0 = k0[np.ix_(pad, pad)]
+    k0_error = None if k0_error is None else k0_error[np.ix_(pad, pad)]
+    trajectory = _slice(trajectory, pad)
+    out = {d: [np.zeros((size, size)) if track or i < 2 else None for i in range(4)]
+           for d in depths}
+    for i in range(blocks // 2):
+        j = blocks - 1 - i
+        first, second = np.arange(i * step, size), np.arange(j * step, size)
+        columns = np.concatenate([first, second])
+        rows_a, rows_b = np.arange(i * step, (i + 1) * step), np.arange(j * step, (j + 1) * step)
+        mask = (np.arange(columns.size) < first.size)[None, :]
+
+        def gather(matrix):
+            return np.where(mask, matrix[np.ix_(rows_a, columns)], matrix[np.ix_(rows_b, columns)])
+
+        rows = (_slice(trajectory, rows_a), _slice(trajectory, rows_b), mask)
+        results = _run_block(scheme, gather(k0), rows, _slice(trajectory, columns), depths,
+                             None if k0_error is None else gather(k0_error), track)
+        for depth, values in results.items():
+            for target, value in zip(out[depth], values):
+                if value is not None:
+                    target[i * step:(i + 1) * step, i * step:] = value[:, :first.size]
+                    target[j * step:(j + 1) * step, j * step:] = value[:, first.size:]
+        report_progress(2 * (i + 1) * step, size)
+    full = {}
+    for depth, values in out.items():
+        full[depth] = tuple(None if v is None else _mirror(v)[:m, :m] for v in values)
+    return full
+
+
+def _mirror(upper):
+    """The symmetric matrix from its upper triangle (diagonal included)."""
+    lower = np.tril(upper.T, -1)
+    return np.triu(upper) + lower
 
 
 def fused_gram_kernels(scheme, x, depths, *, track_error: bool = True) -> dict:
@@ -296,8 +367,8 @@ def fused_gram_kernels(scheme, x, depths, *, track_error: bool = True) -> dict:
         errors = (diagonal[:, None], diagonal[None, :], full)
     trajectory = diagonal_trajectory(scheme, q0, max(depths),
                                      None if errors is None else errors[0][:, 0])
-    blocks = pair_kernels(scheme, k0, trajectory, trajectory, depths, errors=errors,
-                          track=track_error)
+    blocks = symmetric_kernels(scheme, k0, trajectory, depths,
+                               k0_error=None if errors is None else errors[2], track=track_error)
     out = {}
     index = np.arange(len(q0))
     for depth, (nngp, ntk, nngp_error, ntk_error) in blocks.items():
