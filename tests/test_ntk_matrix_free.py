@@ -43,9 +43,21 @@ def test_auto_is_dense_for_small_m_and_bad_requests_are_refused():
     scheme = Plain(sigma_w2=2.0)
     small = ntk_extreme_eigenvalues(scheme, X[:50], 3)
     assert small.kappa == spectrum(ntk_gram(scheme, X[:50], 3, method="exact").ntk).kappa
-    with pytest.raises(KernelnormInputError, match="--method"):
+    with pytest.raises(KernelnormInputError, match="--eigen"):
         ntk_extreme_eigenvalues(LayerNorm(), X[:50], 3, method="matrix_free")
     with pytest.raises(KernelnormInputError, match="--eigen"):
         ntk_extreme_eigenvalues(scheme, X[:50], 3, method="lanczos")
     with pytest.raises(KernelnormInputError, match="--tol"):
         ntk_extreme_eigenvalues(scheme, X[:50], 3, tol=0.0)
+
+
+def test_matrix_free_condition_report_agrees_with_dense():
+    from kernelnorm.ntk import ntk_condition
+
+    scheme = Plain(sigma_w2=1.8, sigma_b2=0.1)
+    dense = ntk_condition(scheme, X, 5, eigen="dense", method="exact")
+    free = ntk_condition(scheme, X, 5, eigen="matrix_free", tol=TOL)
+    assert free.method == "matrix_free" and dense.method == "exact"
+    assert abs(free.kappa / dense.kappa - 1) <= 5 * TOL + 1e-12 * dense.kappa
+    # both bound the same kernel error (first-order analysis), within a factor 3
+    assert dense.error_bound / 3 <= free.error_bound <= 3 * dense.error_bound

@@ -49,8 +49,8 @@ class BlockwiseNTK:
 
         check_block("scheme", scheme)
         if not fused_supported(scheme):
-            raise KernelnormInputError("--method", "the matrix-free path needs a plain or "
-                                       "weight-mean ReLU block (use method='dense')")
+            raise KernelnormInputError("--eigen", "the matrix-free path needs a plain or "
+                                       "weight-mean ReLU block (use dense)")
         self.scheme, self.depth = scheme, check_depth(depth)
         self.x = np.asarray(x, dtype=np.float64)
         self.m = self.x.shape[0]
@@ -71,6 +71,26 @@ class BlockwiseNTK:
         ntk[np.arange(len(index)), index] = self.diagonal[index]
         return ntk
 
+    def error_bound(self) -> tuple[float, float]:
+        """``(max |Theta - Theta exact|, max |Theta|)`` from one tracked pass over the row blocks
+        (the first-order bound of :func:`kernelnorm.ntk.exact_gram_kernels`)."""
+        from kernelnorm.ntk._fused import _slice, pair_kernels
+        from kernelnorm.ntk._recursion import _EPS
+
+        d = self.x.shape[1]
+        norms = np.sqrt(np.einsum("ij,ij->i", self.x, self.x))
+        bound, scale = float(np.max(self.trajectory["ntk_error"][self.depth - 1])), 0.0
+        for start in range(0, self.m, self.block):
+            index = np.arange(start, min(self.m, start + self.block))
+            k0 = self.x[index] @ self.x.T / d
+            k0_error = (d + 2) * _EPS * np.outer(norms[index], norms) / d  # input_gram_error
+            _, ntk, _, ntk_error = pair_kernels(
+                self.scheme, k0, _slice(self.trajectory, index), self.trajectory, [self.depth],
+                k0_error=k0_error)[self.depth]
+            ntk_error[np.arange(len(index)), index] = 0.0  # the diagonal: the trajectory's
+            bound, scale = max(bound, float(np.max(ntk_error))), max(scale, float(np.max(ntk)))
+        return bound, max(scale, float(np.max(self.diagonal)))
+
     def matmat(self, v) -> np.ndarray:
         v = np.asarray(v, dtype=np.float64)
         out = np.empty((self.m,) + v.shape[1:])
@@ -85,6 +105,47 @@ class BlockwiseNTK:
 
         return LinearOperator((self.m, self.m), matvec=self.matmat, matmat=self.matmat,
                               dtype=np.float64)
+
+
+def matrix_free_condition(scheme, x, depth: int, *, tol: float = DEFAULT_EIGEN_TOL,
+                          block: int | None = None, seed: int = 0):
+    """:func:`kernelnorm.ntk.ntk_condition` without the Gram matrix: a
+    :class:`kernelnorm.ntk.ConditionReport` (path ``"matrix_free"``) whose error bound comes from
+    one tracked blockwise pass and whose eigenvalues are accurate to ``tol`` relative."""
+    from kernelnorm._costs import check_matrix_free_request
+    from kernelnorm.ntk._condition import (
+        ConditionReport,
+        _stated_bound,
+        check_inputs,
+        scheme_phase,
+    )
+
+    x = check_inputs(x)
+    _check_tol(tol)
+    check_block("scheme", scheme)
+    block = block_rows_for(x.shape[0]) if block is None else block
+    check_matrix_free_request(scheme, x.shape[0], depth, block)
+    start = time.perf_counter()
+    operator = BlockwiseNTK(scheme, x, depth, block=block)
+    bound, scale = operator.error_bound()
+    kernel_seconds = time.perf_counter() - start
+    spec = _lanczos(operator, tol, seed)
+    bound, note = _stated_bound(bound, np.array([scale]))
+    chi, name = scheme_phase(scheme)
+    return ConditionReport(scheme.name, scheme.activation.name, operator.depth, operator.m,
+                           spec.kappa, spec.lambda_min, spec.lambda_max, chi, name,
+                           "matrix_free", bound, bound / scale, kernel_seconds, spec.seconds,
+                           note)
+
+
+def _check_tol(tol) -> None:
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
+        raise KernelnormInputError("--tol", f"must be in (0, 1), got {tol!r}")
+
+
+def choose_eigen_method(method: str, m: int) -> str:
+    """``"dense"`` or ``"matrix_free"`` for ``method`` in :data:`EIGEN_METHODS` and ``m``."""
+    return _choose(method, m)
 
 
 def _choose(method: str, m: int) -> str:
@@ -108,18 +169,22 @@ def ntk_extreme_eigenvalues(scheme, x, depth: int, *, method: str = "auto",
 
     Example: ``ntk_extreme_eigenvalues(Plain(sigma_b2=0.1), x, 10, method="matrix_free")``.
     """
-    from kernelnorm.ntk._condition import Spectrum, check_inputs, ntk_gram, spectrum
+    from kernelnorm.ntk._condition import check_inputs, ntk_gram, spectrum
 
     x = check_inputs(x)
-    if not (isinstance(tol, (int, float)) and 0 < tol < 1):
-        raise KernelnormInputError("--tol", f"must be in (0, 1), got {tol!r}")
+    _check_tol(tol)
     chosen = _choose(method, x.shape[0])
     if chosen == "dense":
         return spectrum(ntk_gram(scheme, x, depth, method="exact").ntk)
+    return _lanczos(BlockwiseNTK(scheme, x, depth, block=block), tol, seed)
+
+
+def _lanczos(operator, tol, seed):
     from scipy.sparse.linalg import eigsh
 
+    from kernelnorm.ntk._condition import Spectrum, spectrum
+
     start = time.perf_counter()
-    operator = BlockwiseNTK(scheme, x, depth, block=block)
     if operator.m < 3:
         return spectrum(operator.rows(0, operator.m))
     start_vector = np.random.default_rng(seed).standard_normal(operator.m)
