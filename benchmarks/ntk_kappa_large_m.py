@@ -31,20 +31,21 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from kernelnorm import Plain
-    from kernelnorm.ntk import BlockwiseNTK, ntk_extreme_eigenvalues
+    from kernelnorm.ntk import BlockwiseNTK, lanczos_extremes
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((args.m, args.dim)) * rng.uniform(0.5, 2.0, (args.m, 1))
     scheme = Plain(sigma_w2=2.0, sigma_b2=0.1)
-    block = args.block or BlockwiseNTK(scheme, x[:2], 1).block
     start = time.perf_counter()
-    free = ntk_extreme_eigenvalues(scheme, x, args.depth, method="matrix_free", tol=args.tol,
-                                   block=args.block)
+    operator = BlockwiseNTK(scheme, x, args.depth, block=args.block)
+    free = lanczos_extremes(operator, tol=args.tol)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    numbers = {"m": args.m, "depth": args.depth, "tol": args.tol, "block_rows": block,
+    numbers = {"m": args.m, "depth": args.depth, "tol": args.tol, "block_rows": operator.block,
+               "theta_products": operator.products,
                "lambda_max": free.lambda_max, "lambda_min": free.lambda_min,
                "kappa": free.kappa, "matrix_free_s": seconds,
+               "seconds_per_product": seconds / max(operator.products, 1),
                "peak_rss_GiB": peak / 2**30, "dense_gram_GiB": 8.0 * args.m**2 / 2**30}
     if args.check_dense:
         from kernelnorm.ntk import ntk_gram, spectrum

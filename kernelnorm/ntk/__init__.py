@@ -26,13 +26,14 @@ from kernelnorm.ntk._matrix_free import (
     DEFAULT_EIGEN_TOL,
     EIGEN_METHODS,
     BlockwiseNTK,
+    lanczos_extremes,
     ntk_extreme_eigenvalues,
 )
 from kernelnorm.ntk._grid import DEFAULT_RTOL, AngleSpline, GridKernels, grid_kernels
 from kernelnorm.ntk._recursion import LayerKernels, exact_gram_kernels, input_gram, layer_kernels
 
 __all__ = [
-    "AngleSpline", "BlockwiseNTK", "DEFAULT_EIGEN_TOL", "EIGEN_METHODS", "ntk_extreme_eigenvalues", "ConditionReport", "DEFAULT_RTOL", "GridKernels", "LayerKernels", "METHODS",
+    "AngleSpline", "BlockwiseNTK", "DEFAULT_EIGEN_TOL", "EIGEN_METHODS", "lanczos_extremes", "ntk_extreme_eigenvalues", "ConditionReport", "DEFAULT_RTOL", "GridKernels", "LayerKernels", "METHODS",
     "NTKGram", "Spectrum", "check_inputs", "diagonal_trajectory", "exact_gram_kernels", "fused_supported", "grid_kernels", "input_gram",
     "kappa_vs_depth", "kappa_vs_size", "layer_kernels", "ntk_condition", "ntk_gram", "ntk_grams",
     "scheme_phase", "spectrum",
