@@ -56,16 +56,10 @@ def main(argv=None) -> int:
                         "rel_diff_lambda_max": abs(free.lambda_max / dense.lambda_max - 1),
                         "rel_diff_lambda_min": abs(free.lambda_min / dense.lambda_min - 1),
                         "rel_diff_kappa": abs(free.kappa / dense.kappa - 1)})
-    width = max(map(len, numbers))
-    print(f"NTK kappa without the Gram matrix: FC ReLU sigma_w2 = 2, sigma_b2 = 0.1, unequal "
-          f"norms, depth {args.depth}, m = {args.m}, float64")
-    for key, value in numbers.items():
-        print(f"{key.ljust(width)}  {value:.4g}" if isinstance(value, float) else
-              f"{key.ljust(width)}  {value}")
-    if args.json:
-        from kernelnorm.io import write_json
+    from kernelnorm.io import print_numbers
 
-        write_json(args.json, numbers)
+    print_numbers(f"NTK kappa without the Gram matrix: FC ReLU sigma_w2 = 2, sigma_b2 = 0.1, "
+                  f"unequal norms, depth {args.depth}, m = {args.m}, float64", numbers, args.json)
     return 0
 
 

@@ -131,17 +131,11 @@ def main(argv=None) -> int:
             "bandwidth_floor_s": floor, "floor_GB_per_s": 16.0 * args.m**2 / (floor / (args.depth - 1)) / 1e9,
             "steady_over_floor": steady / floor,
         })
-    width = max(map(len, numbers))
-    norms = "unequal norms" if args.unequal else "the sphere"
-    print(f"NTK Gram, FC ReLU sigma_w2 = 2, sigma_b2 = {args.sigma_b2}, inputs on {norms}, "
-          f"depth {args.depth}, m = {args.m}, dim {args.dim}, float64")
-    for key, value in numbers.items():
-        print(f"{key.ljust(width)}  {value:.4g}" if isinstance(value, float) else
-              f"{key.ljust(width)}  {value}")
-    if args.json:
-        from kernelnorm.io import write_json
+    from kernelnorm.io import print_numbers
 
-        write_json(args.json, numbers)
+    norms = "unequal norms" if args.unequal else "the sphere"
+    print_numbers(f"NTK Gram, FC ReLU sigma_w2 = 2, sigma_b2 = {args.sigma_b2}, inputs on {norms}, "
+                  f"depth {args.depth}, m = {args.m}, dim {args.dim}, float64", numbers, args.json)
     return 0
 
 
