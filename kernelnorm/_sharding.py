@@ -1,4 +1,4 @@
-"""Independent work (Monte-Carlo seeds) spread over every device JAX sees, one mesh axis.
+"""Independent work (Monte-Carlo seeds, power realisations) spread over every device JAX sees, one mesh axis.
 
 A 1-D mesh over ``jax.devices()`` (all local devices; on several hosts, all devices of all
 processes once the user has called ``jax.distributed.initialize()`` before any JAX work). The
@@ -47,3 +47,22 @@ def fetch(tree):
 
         return multihost_utils.process_allgather(tree, tiled=True)
     return jax.device_get(tree)
+
+
+def map_over_devices(function, key_data, *replicated):
+    """``function(key, *replicated)`` for every row ``key`` of ``key_data`` (raw ``uint32`` PRNG
+    keys, their count a multiple of :func:`device_count`), each device running its share one after another
+    with ``lax.map`` inside ``shard_map``: the same operations, hence the same numbers, as one
+    call per key on one device. Returns the stacked outputs as numpy."""
+    import jax
+    from jax.sharding import PartitionSpec
+
+    mesh = _mesh()
+
+    def local(keys, *args):
+        return jax.lax.map(lambda k: function(k, *args), keys)
+
+    mapped = jax.jit(jax.shard_map(local, mesh=mesh,
+                                   in_specs=(PartitionSpec(AXIS),) + (PartitionSpec(),) * len(replicated),
+                                   out_specs=PartitionSpec(AXIS)))
+    return fetch(mapped(place(key_data, split=True), *(place(a, split=False) for a in replicated)))
