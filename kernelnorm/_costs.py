@@ -71,6 +71,33 @@ def check_ntk_request(scheme, m: int, depths, *, grid: bool, depth_argument: str
                                   (count * 10.0 * m**3 / FLOPS_PER_SECOND, points_argument)])
 
 
+def check_matrix_free_request(scheme, m: int, depth: int, block: int, *,
+                              points_argument: str = "--max-points") -> float:
+    """Refuse a matrix-free eigen-solve (:mod:`kernelnorm.ntk._matrix_free`) that does not fit.
+
+    Memory: the row block's working arrays ``24 x 8 m b`` bytes plus the Lanczos basis (ARPACK
+    keeps ``~20`` vectors of ``m``). Time: at least ``40`` products (two eigenvalues, ``~20``
+    Lanczos steps each), each ``L m^2 / 2`` pair-layers at the kernel's cost per point, and one
+    tracked pass for the error bound; the chaotic-range check of :func:`check_ntk_request`.
+    """
+    from kernelnorm._transition import chi_1
+
+    check_block("scheme", scheme)
+    m = check_int(points_argument, m)
+    depth = check_int("--depth", depth)
+    what = f"the matrix-free NTK eigenvalues of {m} inputs at depth {depth}"
+    require(what, memory=[(24 * FLOAT64 * m * block, points_argument),
+                          (20 * FLOAT64 * m, points_argument)])
+    chi = chi_1(scheme)
+    if chi > 1.0 and depth * math.log(chi) > math.log(MAX_NTK):
+        raise KernelnormInputError(
+            "--depth", f"the NTK grows like chi_1^L = {chi:.6g}^{depth} and leaves the float64 "
+                       f"range beyond depth {int(math.log(MAX_NTK) / math.log(chi))}")
+    pair_layers = depth * m * m / 2.0
+    return require(what, seconds=[(41 * pair_layers * _kernel_seconds_per_point(scheme),
+                                   points_argument)])
+
+
 def check_power_request(*, depth: int, width: int, realisations: int, n_inputs: int,
                         resolution: int, spatial: int = 2, in_channels: int = 3,
                         kernel_size: int = 3, dtype: str = "float32") -> float:

@@ -405,3 +405,15 @@ def format_table(rows: list[dict], columns: list[str], *, digits: int = 6) -> st
     out = [line(columns), line(["-" * w for w in widths])]
     out += [line(r) for r in cells]
     return "\n".join(out)
+
+
+def print_numbers(title: str, numbers: dict, json_path: str | None = None) -> None:
+    """Print ``title`` and one aligned ``key  value`` line per entry (floats to 4 significant
+    digits), and write ``numbers`` to ``json_path`` atomically if given (the benchmarks' output)."""
+    width = max(map(len, numbers))
+    print(title)
+    for key, value in numbers.items():
+        print(f"{key.ljust(width)}  {value:.4g}" if isinstance(value, float) else
+              f"{key.ljust(width)}  {value}")
+    if json_path:
+        write_json(json_path, numbers)

@@ -84,7 +84,7 @@ COMMANDS = {
                    "--draws": "size2", "--seed": "seed", "--level": "level"}),
     "ntk": (["--depth", "2", "--data", "sphere:8"],
             {**SCHEME, "--depth": "size", "--data": "data", "--max-points": "count",
-             "--seed": "seed", "--method": "name"}),
+             "--seed": "seed", "--method": "name", "--eigen": "name", "--tol": "level"}),
     "kappa-depth": (["--data", "sphere:8", "--depths", "1,2", "--output", "{out}"],
                     {"--depths": "depths", "--norms": "name", "--output": "output",
                      "--data": "data", "--seed": "seed", "--method": "name"}),

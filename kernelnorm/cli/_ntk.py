@@ -19,6 +19,7 @@ from kernelnorm.cli._common import (
     format_table,
     int_list,
     layer_progress,
+    level,
     output_file,
     positive_int,
     progress,
@@ -73,7 +74,8 @@ def _ntk(args):
     scheme = scheme_from_args(args)
     name, x = _inputs(args)
     with layer_progress("NTK layers"):
-        report = ntk_condition(scheme, x, args.depth, method=args.method)
+        report = ntk_condition(scheme, x, args.depth, method=args.method, eigen=args.eigen,
+                               tol=args.tol)
     payload = report.as_dict() | {"data": name, "description": describe_scheme(scheme)}
     bound = (f"|Theta - Theta_exact| <= {report.error_bound:.2g} "
              f"({report.relative_error_bound:.2g} max|Theta|)" if not report.bound_note
@@ -135,6 +137,11 @@ def _ntk_conv(args):
     from kernelnorm.conv import conv_net
     from kernelnorm.ntk import spectrum
 
+    if args.eigen != "auto":
+        from kernelnorm._errors import KernelnormInputError
+
+        raise KernelnormInputError("--eigen", "the conv kernel's spectrum is always dense (its "
+                                   "blockwise operator is dense-network only); drop --eigen")
     if args.width is not None:
         from kernelnorm._errors import KernelnormInputError
 
@@ -245,6 +252,12 @@ def register(subparsers) -> None:
     p.add_argument("--depth", type=positive_int, required=True, help="number of weight layers L")
     _add_data_arguments(p)
     _add_conv_arguments(p)
+    p.add_argument("--eigen", default="auto", choices=("auto", "dense", "matrix_free"),
+                   help="dense (form the m x m NTK), matrix_free (blockwise products + Lanczos, "
+                        "O(m) memory; plain/weight-mean ReLU) or auto: dense up to m = 4000 "
+                        "(default: %(default)s)")
+    p.add_argument("--tol", type=level, default=1e-8,
+                   help="relative accuracy of the matrix-free eigenvalues (default: %(default)s)")
     add_json(p)
     p.set_defaults(run=_ntk)
 

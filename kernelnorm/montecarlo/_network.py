@@ -226,10 +226,11 @@ def network_statistics(scheme, x, pairs, *, key, width: int, depth: int, engine:
 def _compiled(scheme, width: int, depth: int, engine: str):
     import jax
 
-    def run(keys, x, pairs):
+    def run(key_data, x, pairs):
         one = lambda k: network_statistics(  # noqa: E731
-            scheme, x, pairs, key=k, width=width, depth=depth, engine=engine)
-        return jax.vmap(one)(keys)
+            scheme, x, pairs, key=jax.random.wrap_key_data(k), width=width, depth=depth,
+            engine=engine)
+        return jax.vmap(one)(key_data)
 
     return jax.jit(run)
 
@@ -237,7 +238,9 @@ def _compiled(scheme, width: int, depth: int, engine: str):
 def _fetch(count, result, progress):
     import jax
 
-    result = jax.tree_util.tree_map(lambda a: a[:count], jax.device_get(result))
+    from kernelnorm._sharding import fetch
+
+    result = jax.tree_util.tree_map(lambda a: a[:count], fetch(result))
     if progress is not None:
         progress(count)
     return result
@@ -261,21 +264,30 @@ def sample_statistics(scheme, x, pairs, *, seed: int, seeds: int, width: int, de
     does not depend on ``chunk`` (keys are split once from ``seed``). On CPU, ``chunk=1``
     (unbatched GEMMs) was ~1.7x faster than one ``vmap`` over 8 seeds for width 2048
     (``benchmarks/mc_throughput.py``); batching pays off for narrow nets and accelerators.
+
+    With several devices (``jax.device_count() > 1``: several GPUs, or hosts joined by
+    ``jax.distributed.initialize()``) each chunk, rounded up to a multiple of the device count,
+    is split over them (:mod:`kernelnorm._sharding`): the same numbers, each device its share.
     """
-    import jax.numpy as jnp
+    import jax
+
+    from kernelnorm._sharding import device_count, place
 
     check_sampling(scheme, x, pairs, seed=seed, seeds=seeds, width=width, depth=depth,
                    engine=engine, chunk=chunk)
     chunk = seeds if chunk is None else max(1, min(chunk, seeds))
+    devices = device_count()
+    chunk = -(-chunk // devices) * devices
     run = _compiled(scheme, int(width), int(depth), engine)
-    keys = seed_keys(seed, seeds)
-    x, pairs = jnp.asarray(x), jnp.asarray(pairs)
+    keys = np.asarray(jax.random.key_data(seed_keys(seed, seeds)))
+    x, pairs = place(x, split=False), place(pairs, split=False)
     parts = []
     for start in range(0, seeds, chunk):
         block = keys[start:start + chunk]
         if len(block) < chunk:  # keep one compiled shape: pad, then drop the padding
-            block = jnp.concatenate([block, keys[: chunk - len(block)]])
-        parts.append(_fetch(min(chunk, seeds - start), run(block, x, pairs), progress))
+            block = np.concatenate([block, np.resize(keys, (chunk - len(block),) + keys.shape[1:])])
+        parts.append(_fetch(min(chunk, seeds - start), run(place(block, split=True), x, pairs),
+                            progress))
     return LayerStatistics(*(np.concatenate([getattr(p, f) for p in parts]) for f in LayerStatistics._fields))
 
 

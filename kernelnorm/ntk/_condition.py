@@ -185,8 +185,26 @@ class ConditionReport:
         return dataclasses.asdict(self)
 
 
-def ntk_condition(scheme, x, depth: int, **options) -> ConditionReport:
-    """``kappa`` of the depth-``L`` NTK on ``x`` with the scheme's ``chi_1`` and phase."""
+def ntk_condition(scheme, x, depth: int, *, eigen: str = "auto", tol: float | None = None,
+                  **options) -> ConditionReport:
+    """``kappa`` of the depth-``L`` NTK on ``x`` with the scheme's ``chi_1`` and phase.
+
+    ``eigen``: ``"dense"`` (the Gram matrix, LAPACK), ``"matrix_free"`` (no Gram matrix:
+    :func:`kernelnorm.ntk.ntk_extreme_eigenvalues`, eigenvalues to relative ``tol``) or
+    ``"auto"`` (dense up to ``m = 4000`` when it fits)."""
+    from kernelnorm.ntk._matrix_free import (
+        DEFAULT_EIGEN_TOL,
+        choose_eigen_method,
+        matrix_free_condition,
+    )
+
+    x = check_inputs(x)
+    if choose_eigen_method(eigen, x.shape[0]) == "matrix_free":
+        if options.get("method", "auto") == "grid":
+            raise KernelnormInputError("--method", "the matrix-free eigen-solver recurses on "
+                                       "pairs (use --method exact or auto)")
+        return matrix_free_condition(scheme, x, depth,
+                                     tol=DEFAULT_EIGEN_TOL if tol is None else tol)
     return kappa_vs_depth(scheme, x, [depth], **options)[0]
 
 

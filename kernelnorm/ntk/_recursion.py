@@ -279,13 +279,21 @@ def exact_gram_kernels(scheme, x, depth: int, *, depths=None,
                        track_error: bool = False) -> dict[int, LayerKernels]:
     """The exact path: the recursion on the full ``m x m`` Gram matrix, ``O(L m^2)``.
 
+    Plain and weight-mean ReLU blocks take the fused jitted loop of :mod:`kernelnorm.ntk._fused`
+    (same values, the same first-order error analysis); other blocks the general recursion.
+
     Inputs of unequal norm are allowed. Returns ``{l: LayerKernels}`` for ``l`` in ``depths``
     (default: only ``depth``); each ``nngp``/``ntk`` is an ``(m, m)`` array, with error bounds
     when ``track_error`` (:func:`layer_kernels`; the input Gram's own rounding included).
     """
+    wanted = {check_depth(depth)} if depths is None else {check_depth(d) for d in depths}
+    from kernelnorm.ntk._fused import fused_gram_kernels, fused_supported
+
+    if fused_supported(scheme):
+        return fused_gram_kernels(scheme, np.asarray(x, dtype=np.float64), sorted(wanted),
+                                  track_error=track_error)
     k0 = input_gram(x)
     diag = np.diag(k0)
-    wanted = {check_depth(depth)} if depths is None else {check_depth(d) for d in depths}
     out = {}
     error = None
     if track_error:

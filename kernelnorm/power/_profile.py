@@ -9,7 +9,7 @@ import numpy as np
 from kernelnorm._costs import check_power_request
 from kernelnorm._errors import KernelnormInputError, check_seed
 from kernelnorm.power._decomposition import TERMS, channel_imbalance, layer_shares
-from kernelnorm.power._nets import NetConfig, run_realisation
+from kernelnorm.power._nets import NetConfig
 from kernelnorm.power._schemes import check_groups, label, power_scheme
 
 #: Lower/upper quantiles of the interval over realisations.
@@ -91,7 +91,8 @@ def power_profile(norm, *, depth: int, width: int, realisations: int, inputs,
     ``norm``: a registered scheme (name or :class:`kernelnorm.Scheme`); ``groups``,
     ``proxy_eps`` and ``n_quantiles`` override its fields. ``inputs``: ``(N, *spatial, C_in)``
     (see ``make_inputs``). Realisation ``r`` uses key ``fold_in(PRNGKey(seed), r)``: same seed,
-    same numbers. ``progress`` wraps the loop over realisations (e.g. a tqdm factory).
+    same numbers. ``progress`` wraps the loop over realisations (e.g. a tqdm factory). With
+    several devices, realisations run on all of them at once (:func:`realisations_on_devices`).
     """
     import jax
 
@@ -110,13 +111,47 @@ def power_profile(norm, *, depth: int, width: int, realisations: int, inputs,
     base = jax.random.PRNGKey(seed)
     loop = range(realisations) if progress is None else progress(range(realisations))
     shares, power, imbalance, linearity = [], [], [], []
-    for r in loop:
-        terms, channel_power, lin = run_realisation(config, inputs, jax.random.fold_in(base, r))
+    for terms, channel_power, lin in realisations_on_devices(config, inputs, base, loop):
         shares.append(layer_shares(terms, channel_power))
         power.append(channel_power.mean(axis=-1))
         imbalance.append(channel_imbalance(channel_power))
         linearity.append(lin)
     return PowerProfile(config, *(np.stack(a) for a in (shares, power, imbalance, linearity)))
+
+
+def realisations_on_devices(config, inputs, base, loop):
+    """Yield ``run_realisation`` for each ``r`` of ``loop`` (key ``fold_in(base, r)``); with
+    ``D > 1`` devices, ``D`` realisations at a time, one per device (:mod:`kernelnorm._sharding`:
+    same numbers as one device)."""
+    import jax
+
+    from kernelnorm._sharding import device_count, map_over_devices
+    from kernelnorm.power._nets import _compiled, run_realisation
+
+    devices = device_count()
+    if devices == 1:
+        for r in loop:
+            yield run_realisation(config, inputs, jax.random.fold_in(base, r))
+        return
+    x = jax.numpy.asarray(inputs, dtype=config.dtype)
+    pending = []
+    for r in loop:
+        pending.append(r)
+        if len(pending) == devices:
+            yield from _device_batch(config, x, base, pending, devices, map_over_devices, _compiled)
+            pending = []
+    if pending:
+        yield from _device_batch(config, x, base, pending, devices, map_over_devices, _compiled)
+
+
+def _device_batch(config, x, base, indices, devices, map_over_devices, compiled):
+    import jax
+
+    padded = indices + [indices[-1]] * (devices - len(indices))
+    keys = np.stack([np.asarray(jax.random.fold_in(base, r)) for r in padded])
+    outputs = map_over_devices(lambda key, inputs: compiled(config)(key, inputs), keys, x)
+    for k in range(len(indices)):
+        yield tuple(np.asarray(o[k]) for o in outputs)
 
 
 def log_rate(values: np.ndarray, layers: np.ndarray | None = None) -> float:

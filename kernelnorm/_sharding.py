@@ -1,0 +1,68 @@
+"""Independent work (Monte-Carlo seeds, power realisations) spread over every device JAX sees, one mesh axis.
+
+A 1-D mesh over ``jax.devices()`` (all local devices; on several hosts, all devices of all
+processes once the user has called ``jax.distributed.initialize()`` before any JAX work). The
+leading axis of a batch (one entry per seed) is split over the mesh with a ``NamedSharding``;
+``jit`` then runs each device's share, and since every entry is computed from its own key, the
+numbers are those of one device. See docs/scaling.md for the commands.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+AXIS = "batch"
+
+
+def device_count() -> int:
+    """Devices of the mesh (all processes' devices under ``jax.distributed``)."""
+    import jax
+
+    return jax.device_count()
+
+
+def _mesh():
+    import jax
+
+    return jax.sharding.Mesh(np.asarray(jax.devices()), (AXIS,))
+
+
+def place(array, *, split: bool):
+    """``array`` (the same on every process) on the mesh: its leading axis split over the
+    devices (``split``; its length a multiple of :func:`device_count`) or replicated."""
+    import jax
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    host = np.asarray(array)
+    sharding = NamedSharding(_mesh(), PartitionSpec(AXIS) if split else PartitionSpec())
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
+def fetch(tree):
+    """A (possibly sharded) result tree as numpy on this process, gathered from every host."""
+    import jax
+
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        return multihost_utils.process_allgather(tree, tiled=True)
+    return jax.device_get(tree)
+
+
+def map_over_devices(function, key_data, *replicated):
+    """``function(key, *replicated)`` for every row ``key`` of ``key_data`` (raw ``uint32`` PRNG
+    keys, their count a multiple of :func:`device_count`), each device running its share one after another
+    with ``lax.map`` inside ``shard_map``: the same operations, hence the same numbers, as one
+    call per key on one device. Returns the stacked outputs as numpy."""
+    import jax
+    from jax.sharding import PartitionSpec
+
+    mesh = _mesh()
+
+    def local(keys, *args):
+        return jax.lax.map(lambda k: function(k, *args), keys)
+
+    mapped = jax.jit(jax.shard_map(local, mesh=mesh,
+                                   in_specs=(PartitionSpec(AXIS),) + (PartitionSpec(),) * len(replicated),
+                                   out_specs=PartitionSpec(AXIS)))
+    return fetch(mapped(place(key_data, split=True), *(place(a, split=False) for a in replicated)))
