@@ -254,7 +254,16 @@ def _slice(trajectory, rows):
 
 
 def _run_block(scheme, k0, rows, cols, depths, k0_error, track):
-    """Per depth, ``(nngp, ntk, nngp_error, ntk_error)`` of one ``(b, W)`` block."""
+    """Per depth, ``(nngp, ntk, nngp_error, ntk_error)`` of one ``(b, W)`` block, in float64
+    whatever the caller's JAX setting (without ``jax_enable_x64`` the loop would run in
+    float32 and lose 9 digits)."""
+    import jax
+
+    with jax.enable_x64(True):
+        return _run_block_x64(scheme, k0, rows, cols, depths, k0_error, track)
+
+
+def _run_block_x64(scheme, k0, rows, cols, depths, k0_error, track):
     import jax.numpy as jnp
 
     state = _first_layer_state(scheme, k0, rows, cols, k0_error if track else None)
