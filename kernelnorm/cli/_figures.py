@@ -465,13 +465,16 @@ def _run(args, specs, root: Path, cache: Path) -> int:
     count, started = len(specs), time.perf_counter()
     jobs = min(args.jobs, count)
     report = threading.Lock()
+    # bound now: a drawing redirects sys.stdout while it runs, and with --jobs > 1 another
+    # figure's progress line would otherwise land in that drawing's captured output
+    stdout = sys.stdout
 
     def make(index: int, spec: FigureSpec) -> Outcome:
         estimate = spec.estimate(args.profile)
         note = f" (estimate {_format_seconds(estimate)})" if estimate is not None else ""
         if not args.json:
             with report:
-                print(f"[{index}/{count}] {spec.name}{note}", flush=True)
+                print(f"[{index}/{count}] {spec.name}{note}", file=stdout, flush=True)
         outcome = run_figure(spec, root=root, cache=cache, out_dir=out_dir,
                              profile=args.profile, seed=args.seed,
                              data=_data_argument(spec, args), force=args.force, quiet=args.json,
@@ -481,9 +484,9 @@ def _run(args, specs, root: Path, cache: Path) -> int:
                 if outcome.status == "ok":
                     print(f"[{index}/{count}] {spec.name}: ok in {_format_seconds(outcome.total_s)} "
                           f"(data {outcome.data} {_format_seconds(outcome.data_s)}, draw "
-                          f"{_format_seconds(outcome.draw_s)}) -> {outcome.png}", flush=True)
+                          f"{_format_seconds(outcome.draw_s)}) -> {outcome.png}", file=stdout, flush=True)
                 else:
-                    print(f"[{index}/{count}] {spec.name}: FAILED: {outcome.message}", flush=True)
+                    print(f"[{index}/{count}] {spec.name}: FAILED: {outcome.message}", file=stdout, flush=True)
         return outcome
 
     if jobs == 1:
