@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import fnmatch
+import functools
 import hashlib
 import importlib.util
 import os
@@ -307,9 +308,8 @@ def run_pipeline(spec: FigureSpec, out: Path, *, root: Path, cache: Path, profil
     for reader in readers:
         reader.start()
 
-    def stop_child():  # a signal ends this process at once (kernelnorm._guard): the child too
-        _stop_process_group(child.pid)
-
+    # a signal ends this process at once (kernelnorm._guard): the child's group goes too
+    stop_child = functools.partial(_stop_process_group, child.pid)
     _guard.cleanups.append(stop_child)
     cpu = 0.0
     try:
@@ -322,13 +322,8 @@ def run_pipeline(spec: FigureSpec, out: Path, *, root: Path, cache: Path, profil
         code = child.returncode
     finally:
         _guard.cleanups.remove(stop_child)
-        if child.poll() is None:  # interrupted (Ctrl-C reaches only us): stop the child
-            child.terminate()
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        if child.returncode is None:  # an exception left the wait: stop the child the same way
+            stop_child()
         for reader in readers:
             reader.join(timeout=5)
         child.stdout.close()
