@@ -114,28 +114,23 @@ COMMANDS = {
 }
 
 #: script -> (base argv, {flag: kind}); ``{out}``/``{out_png}`` keep outputs in a test folder.
+#: Every figure pair (analysis/NAME.py + figures/NAME.py) and whether its pipeline reads --data.
+PIPELINES = [
+    ("kappa_vs_early_loss", True), ("mimicnorm_fig10_last_bn_variance", True),
+    ("mimicnorm_fig2_3_channel_distributions", True), ("mimicnorm_fig4_transition_maps", False),
+    ("mimicnorm_fig6_training_curves", True), ("mimicnorm_fig8_9_pair_correlations", True),
+    ("mimicnorm_lemma1_erratum", False), ("mimicnorm_table1_memory", False),
+    ("mimicnorm_table2_lr_sweep", True), ("mimicnorm_theorem2_finite_width", False),
+    ("minibatch_bn", False), ("msr_mean_shift", True), ("msr_table1", True),
+    ("ntk_kappa_phases", True), ("ntk_linearised_dynamics", True), ("power_theory", False),
+    ("proxynorm_fig2_power_plots", True), ("proxynorm_fig5_theorem1", True),
+    ("proxynorm_ln_collapse_depth", True)]
 SCRIPTS = {
     **{f"analysis/{name}.py": (["--out", "{out}", "--profile", "tiny"], {
         "--out": "output", "--profile": "name", "--seed": "seed",
-        **({"--data": "dataset"} if takes_data else {})}) for name, takes_data in [
-        ("kappa_vs_early_loss", True), ("mimicnorm_fig10_last_bn_variance", True),
-        ("mimicnorm_fig2_3_channel_distributions", True), ("mimicnorm_fig4_transition_maps", False),
-        ("mimicnorm_fig6_training_curves", True), ("mimicnorm_fig8_9_pair_correlations", True),
-        ("mimicnorm_lemma1_erratum", False), ("mimicnorm_table1_memory", False),
-        ("mimicnorm_table2_lr_sweep", True), ("mimicnorm_theorem2_finite_width", False),
-        ("minibatch_bn", False), ("msr_mean_shift", True), ("msr_table1", True),
-        ("ntk_kappa_phases", True), ("ntk_linearised_dynamics", True), ("power_theory", False),
-        ("proxynorm_fig2_power_plots", True), ("proxynorm_fig5_theorem1", True),
-        ("proxynorm_ln_collapse_depth", True)]},
+        **({"--data": "dataset"} if takes_data else {})}) for name, takes_data in PIPELINES},
     **{f"figures/{name}.py": (["--out", "{out_png}"], {"--data": "json", "--out": "image"})
-       for name in [
-        "kappa_vs_early_loss", "mimicnorm_fig10_last_bn_variance",
-        "mimicnorm_fig2_3_channel_distributions", "mimicnorm_fig4_transition_maps",
-        "mimicnorm_fig6_training_curves", "mimicnorm_fig8_9_pair_correlations",
-        "mimicnorm_lemma1_erratum", "mimicnorm_table1_memory", "mimicnorm_table2_lr_sweep",
-        "mimicnorm_theorem2_finite_width", "minibatch_bn", "msr_mean_shift", "msr_table1",
-        "ntk_kappa_phases", "ntk_linearised_dynamics", "power_theory",
-        "proxynorm_fig2_power_plots", "proxynorm_fig5_theorem1", "proxynorm_ln_collapse_depth"]},
+       for name, _ in PIPELINES},
 }
 SCRIPTS["analysis/minibatch_bn.py"][1]["--activation"] = "name"
 SCRIPTS["analysis/power_theory.py"][1].update({"--norms": "name", "--cross": "name"})
