@@ -71,23 +71,27 @@ def check_ntk_request(scheme, m: int, depths, *, grid: bool, depth_argument: str
                                   (count * 10.0 * m**3 / FLOPS_PER_SECOND, points_argument)])
 
 
-def check_matrix_free_request(scheme, m: int, depth: int, block: int, *,
+def check_matrix_free_request(scheme, m: int, depth: int, dim: int, *, block: int | None = None,
                               points_argument: str = "--max-points") -> float:
     """Refuse a matrix-free eigen-solve (:mod:`kernelnorm.ntk._matrix_free`) that does not fit.
 
-    Memory: the row block's working arrays ``24 x 8 m b`` bytes plus the Lanczos basis (ARPACK
-    keeps ``~20`` vectors of ``m``). Time: at least ``40`` products (two eigenvalues, ``~20``
-    Lanczos steps each), each ``L m^2 / 2`` pair-layers at the kernel's cost per point, and one
-    tracked pass for the error bound; the chaotic-range check of :func:`check_ntk_request`.
+    Memory: one pass of :mod:`kernelnorm.ntk._blockwise` (the doubled inputs, trajectory and
+    block of Lanczos vectors, the shards' accumulators, the ``(b, W)`` working arrays) plus the
+    Lanczos basis after ``40`` passes (``8 m x 32 x 40`` bytes). Time: at least ``40`` products
+    (block Lanczos on 32 vectors; measured 50-70 for ``tol = 1e-6 .. 1e-8``), each ``L m^2 / 2``
+    pair-layers at the kernel's cost per point, and one tracked pass for the error bound; the
+    chaotic-range check of :func:`check_ntk_request`.
     """
     from kernelnorm._transition import chi_1
+    from kernelnorm.ntk._blockwise import DEFAULT_STEP, layout_bytes
 
     check_block("scheme", scheme)
     m = check_int(points_argument, m)
     depth = check_int("--depth", depth)
     what = f"the matrix-free NTK eigenvalues of {m} inputs at depth {depth}"
-    require(what, memory=[(24 * FLOAT64 * m * block, points_argument),
-                          (20 * FLOAT64 * m, points_argument)])
+    step = DEFAULT_STEP if block is None else check_int("block", block)
+    require(what, memory=[(layout_bytes(m, dim, depth, 32, step), points_argument),
+                          (40 * 32 * FLOAT64 * m, points_argument)])
     chi = chi_1(scheme)
     if chi > 1.0 and depth * math.log(chi) > math.log(MAX_NTK):
         raise KernelnormInputError(

@@ -61,3 +61,63 @@ def test_matrix_free_condition_report_agrees_with_dense():
     assert abs(free.kappa / dense.kappa - 1) <= 5 * TOL + 1e-12 * dense.kappa
     # both bound the same kernel error (first-order analysis), within a factor 3
     assert dense.error_bound / 3 <= free.error_bound <= 3 * dense.error_bound
+
+
+@pytest.mark.parametrize("step", [1, 3, 8, 64])
+@pytest.mark.parametrize("depth", [1, 2, 7])
+def test_circulant_pass_is_the_dense_product_for_every_block_size(step, depth):
+    """Every unordered pair is counted once (padding, the ``delta = M/2`` halves, the exact
+    diagonal): the product equals the dense Gram matrix's to rounding (``m`` eps per entry)."""
+    from kernelnorm.ntk._blockwise import CirculantPass
+
+    scheme = with_stable_init(WeightMean(sigma_b2=0.05))
+    x = X[:101]  # odd, so the layout pads for every step
+    dense = ntk_gram(scheme, x, depth, method="exact").ntk
+    operator = BlockwiseNTK(scheme, x, depth)
+    product = CirculantPass(scheme, operator.x, operator.trajectory, depth, step=step)
+    assert product.size >= 101 and product.size % (8 * product.step) == 0
+    v = np.random.default_rng(step).standard_normal((101, 3))
+    reference = dense @ v
+    scale = np.abs(dense) @ np.abs(v)
+    assert np.all(np.abs(product.matmat(v) - reference) <= 101 * 4e-16 * scale)
+
+
+def test_blockwise_error_bound_is_the_dense_bound_and_ignores_padding():
+    """The tracked pass bounds the same pairs as the dense path: its maximum is the dense
+    bound's (the same first-order analysis; the inputs' rounding included), never the larger
+    bound of the padding's identical pairs."""
+    from kernelnorm.ntk import exact_gram_kernels
+
+    scheme = Plain(sigma_w2=2.0, sigma_b2=0.1)
+    x = X[:101]
+    dense = exact_gram_kernels(scheme, x, 5, track_error=True)[5]
+    for step in (1, 8):
+        bound, scale = BlockwiseNTK(scheme, x, 5, block=step).error_bound()
+        assert dense.ntk_error.max() / 3 <= bound <= 3 * dense.ntk_error.max()
+        assert scale == pytest.approx(np.abs(dense.ntk).max(), rel=1e-14)
+
+
+def test_block_tridiagonal_band_and_its_extreme_ritz_pairs():
+    """``_grow`` stores the block tridiagonal ``T`` of block Lanczos as a band; the extreme
+    eigenpairs from the band (values without vectors, then inverse iteration) are LAPACK's
+    dense ones to rounding."""
+    from kernelnorm.ntk._matrix_free import _extreme_ritz_pairs, _grow
+
+    rng, p = np.random.default_rng(3), 5
+    band, dense, coupling = np.zeros((p + 1, 0)), np.zeros((0, 0)), None
+    for _ in range(7):
+        alpha = rng.standard_normal((p, p))
+        alpha = alpha + alpha.T
+        band = _grow(band, alpha, coupling)
+        n = dense.shape[0]
+        grown = np.zeros((n + p, n + p))
+        grown[:n, :n], grown[n:, n:] = dense, alpha
+        if coupling is not None:
+            grown[n:, n - p:n], grown[n - p:n, n:] = coupling, coupling.T
+        dense, coupling = grown, np.triu(rng.standard_normal((p, p)))
+        (low, high), vectors = _extreme_ritz_pairs(band)
+        values, reference = np.linalg.eigh(dense)
+        assert abs(low - values[0]) <= 1e-14 * abs(values).max()
+        assert abs(high - values[-1]) <= 1e-14 * abs(values).max()
+        for k, j in ((0, 0), (1, -1)):
+            assert abs(abs(vectors[:, k] @ reference[:, j]) - 1) <= 1e-12

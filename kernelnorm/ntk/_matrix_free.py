@@ -27,25 +27,19 @@ DEFAULT_EIGEN_TOL = 1e-8
 DENSE_MAX_M = 4000
 #: Start vectors of block Lanczos (columns of ``Theta`` applied per kernel pass).
 LANCZOS_VECTORS = 32
-#: Float64 arrays of ``b x m`` alive per row block (the fused loop's state and XLA's temporaries).
-_BLOCK_ARRAYS = 24
-
-
-def block_rows_for(m: int, memory: int | None = None) -> int:
-    """Rows per block: a quarter of the free memory (or 256 MiB, the smaller) over
-    :data:`_BLOCK_ARRAYS` arrays of ``m`` float64."""
-    budget = min(memory if memory is not None else available_memory() // 4, 2**28)
-    return int(max(1, min(m, budget // (_BLOCK_ARRAYS * FLOAT64 * m))))
-
-
 class BlockwiseNTK:
-    """``V -> Theta_L V`` evaluated a block of rows at a time (see the module docstring).
+    """``V -> Theta_L V`` without the Gram matrix (see the module docstring).
+
+    Each product is one jitted pass over half the pairs, ``block`` rows at a time, on every
+    device (:class:`kernelnorm.ntk._blockwise.CirculantPass`).
 
     Attributes:
-        m: inputs; block: rows per block; products: ``Theta`` passes done so far.
+        m: inputs; block: rows per block; products: ``Theta`` passes done so far;
+        devices: devices a pass runs on.
     """
 
     def __init__(self, scheme, x, depth: int, *, block: int | None = None):
+        from kernelnorm.ntk._blockwise import DEFAULT_STEP, CirculantPass
         from kernelnorm.ntk._fused import diagonal_trajectory, fused_supported
         from kernelnorm.ntk._recursion import check_depth
 
@@ -56,10 +50,12 @@ class BlockwiseNTK:
         self.scheme, self.depth = scheme, check_depth(depth)
         self.x = np.asarray(x, dtype=np.float64)
         self.m = self.x.shape[0]
-        self.block = block_rows_for(self.m) if block is None else int(block)
         q0 = np.einsum("ij,ij->i", self.x, self.x) / self.x.shape[1]
         self.trajectory = diagonal_trajectory(scheme, q0, self.depth)
         self.diagonal = self.trajectory["ntk"][self.depth - 1]
+        self._pass = CirculantPass(scheme, self.x, self.trajectory, self.depth,
+                                   step=DEFAULT_STEP if block is None else int(block))
+        self.block, self.devices = self._pass.step, self._pass.devices
         self.products = 0
 
     def rows(self, start: int, stop: int) -> np.ndarray:
@@ -74,33 +70,16 @@ class BlockwiseNTK:
         return ntk
 
     def error_bound(self) -> tuple[float, float]:
-        """``(max |Theta - Theta exact|, max |Theta|)`` from one tracked pass over the row blocks
-        (the first-order bound of :func:`kernelnorm.ntk.exact_gram_kernels`)."""
-        from kernelnorm.ntk._fused import _slice, pair_kernels
-        from kernelnorm.ntk._recursion import _EPS
-
-        d = self.x.shape[1]
-        norms = np.sqrt(np.einsum("ij,ij->i", self.x, self.x))
-        bound, scale = float(np.max(self.trajectory["ntk_error"][self.depth - 1])), 0.0
-        for start in range(0, self.m, self.block):
-            index = np.arange(start, min(self.m, start + self.block))
-            k0 = self.x[index] @ self.x.T / d
-            k0_error = (d + 2) * _EPS * np.outer(norms[index], norms) / d  # input_gram_error
-            _, ntk, _, ntk_error = pair_kernels(
-                self.scheme, k0, _slice(self.trajectory, index), self.trajectory, [self.depth],
-                k0_error=k0_error)[self.depth]
-            ntk_error[np.arange(len(index)), index] = 0.0  # the diagonal: the trajectory's
-            bound, scale = max(bound, float(np.max(ntk_error))), max(scale, float(np.max(ntk)))
-        return bound, max(scale, float(np.max(self.diagonal)))
+        """``(max |Theta - Theta exact|, max |Theta|)`` from one tracked pass (the first-order
+        bound of :func:`kernelnorm.ntk.exact_gram_kernels`; the diagonal's from its recursion)."""
+        bound, scale = self._pass.error_bound()
+        return (max(bound, float(np.max(self.trajectory["ntk_error"][self.depth - 1]))),
+                max(scale, float(np.max(self.diagonal))))
 
     def matmat(self, v) -> np.ndarray:
-        v = np.asarray(v, dtype=np.float64)
-        out = np.empty((self.m,) + v.shape[1:])
-        for start in range(0, self.m, self.block):
-            stop = min(self.m, start + self.block)
-            out[start:stop] = self.rows(start, stop) @ v
+        out = self._pass.matmat(np.asarray(v, dtype=np.float64).reshape(self.m, -1))
         self.products += 1
-        return out
+        return out.reshape(np.shape(v))
 
     def operator(self):
         from scipy.sparse.linalg import LinearOperator
@@ -125,8 +104,7 @@ def matrix_free_condition(scheme, x, depth: int, *, tol: float = DEFAULT_EIGEN_T
     x = check_inputs(x)
     _check_tol(tol)
     check_block("scheme", scheme)
-    block = block_rows_for(x.shape[0]) if block is None else block
-    check_matrix_free_request(scheme, x.shape[0], depth, block)
+    check_matrix_free_request(scheme, x.shape[0], depth, x.shape[1], block=block)
     start = time.perf_counter()
     operator = BlockwiseNTK(scheme, x, depth, block=block)
     bound, scale = operator.error_bound()
@@ -150,33 +128,55 @@ def choose_eigen_method(method: str, m: int) -> str:
     return _choose(method, m)
 
 
-def _extreme_ritz_pairs(tridiagonal, bandwidth):
-    """Smallest and largest eigenpairs of the block tridiagonal matrix, from its band
-    (LAPACK ``sbevx`` via ``scipy.linalg.eig_banded``: ``O(n p^2)``, not ``O(n^3)``)."""
+def _extreme_ritz_pairs(band):
+    """Smallest and largest eigenpairs of the symmetric band matrix in lower storage
+    (``band[k, j] = T[j + k, j]``): the values by LAPACK ``sbevx`` without vectors
+    (``scipy.linalg.eig_banded``, ``O(n p^2)`` work: asking it for vectors would build the
+    ``n x n`` reduction and cost ``O(n^3)``), each vector by two steps of inverse iteration
+    with the value as shift (banded LU, ``O(n p^2)``)."""
     from scipy.linalg import eig_banded
 
-    n = tridiagonal.shape[0]
-    band = np.zeros((bandwidth + 1, n))
-    for k in range(min(bandwidth, n - 1) + 1):
-        band[k, :n - k] = np.diagonal(tridiagonal, -k)
+    n, p = band.shape[1], band.shape[0] - 1
+    full = np.zeros((2 * p + 1, n))  # solve_banded's storage: T[i, j] at full[p + i - j, j]
+    full[p:] = band
+    for k in range(1, p + 1):
+        full[p - k, k:] = band[k, :n - k]
     values, vectors = [], []
     for index in (0, n - 1):
-        value, vector = eig_banded(band, lower=True, select="i", select_range=(index, index))
-        values.append(float(value[0]))
-        vectors.append(vector[:, 0])
+        value = float(eig_banded(band, lower=True, eigvals_only=True, select="i",
+                                 select_range=(index, index))[0])
+        values.append(value)
+        vectors.append(_inverse_iteration(full, p, value))
     return values, np.stack(vectors, axis=1)
 
 
-def _grow(tridiagonal, alpha, coupling):
-    """The block tridiagonal ``T`` with one more diagonal block ``alpha`` below ``coupling``."""
-    n, p = tridiagonal.shape[0], alpha.shape[0]
-    out = np.zeros((n + p, n + p))
-    out[:n, :n] = tridiagonal
-    out[n:, n:] = alpha
-    if coupling is not None:
-        out[n:, n - p:n] = coupling
-        out[n - p:n, n:] = coupling.T
-    return out
+def _inverse_iteration(full, p, value):
+    """Unit eigenvector of the band matrix ``full`` (``solve_banded`` storage) for the
+    eigenvalue ``value``: two solves with ``T - value (1 + 4 eps) I`` from a fixed start
+    (the shift kept off the exact eigenvalue so the LU has no zero pivot)."""
+    from scipy.linalg import solve_banded
+
+    shifted = full.copy()
+    shift = value + 4 * np.finfo(float).eps * max(abs(value), float(np.max(np.abs(full))))
+    shifted[p] -= shift
+    y = np.random.default_rng(0).standard_normal(full.shape[1])
+    for _ in range(2):
+        y = solve_banded((p, p), shifted, y, check_finite=False)
+        y /= np.linalg.norm(y)
+    return y
+
+
+def _grow(band, alpha, coupling):
+    """The band (lower storage, bandwidth ``p``) of the block tridiagonal ``T`` with one more
+    diagonal block ``alpha`` below ``coupling`` (upper triangular, from the QR step)."""
+    p = alpha.shape[0]
+    new = np.zeros((p + 1, p))
+    for k in range(p):
+        new[k, :p - k] = np.diagonal(alpha, -k)
+    if coupling is not None:  # T[n + a, n - p + b] = coupling[a, b], a <= b: row p + a - b
+        a, b = np.triu_indices(p)
+        band[p + a - b, band.shape[1] - p + b] = coupling[a, b]
+    return np.concatenate([band, new], axis=1)
 
 
 def _choose(method: str, m: int) -> str:
@@ -232,22 +232,25 @@ def lanczos_extremes(operator, tol: float = DEFAULT_EIGEN_TOL, seed: int = 0, *,
     if m <= 2 * vectors:
         return spectrum(operator.rows(0, m))
     q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((m, vectors)))
-    basis, coupling = q, None
-    tridiagonal = np.zeros((0, 0))
+    basis = np.empty((m, min(m, 8 * vectors)))  # grown by doubling: no copy per pass
+    basis[:, :vectors], used, coupling = q, vectors, None
+    band = np.zeros((vectors + 1, 0))
     for passes in range(1, max_passes + 1):
         w = operator.matmat(q)
         alpha = q.T @ w
         for _ in range(2):  # full reorthogonalisation, twice is enough (Giraud et al. 2005)
-            w -= basis @ (basis.T @ w)
-        tridiagonal = _grow(tridiagonal, (alpha + alpha.T) / 2, coupling)
+            w -= basis[:, :used] @ (basis[:, :used].T @ w)
+        band = _grow(band, (alpha + alpha.T) / 2, coupling)
         q, coupling = np.linalg.qr(w)
-        (low, high), y = _extreme_ritz_pairs(tridiagonal, vectors)
+        (low, high), y = _extreme_ritz_pairs(band)
         residual = np.linalg.norm(coupling @ y[-vectors:], axis=0)
         report_progress(passes, max_passes)
         if (residual[0] <= tol * abs(low) and residual[1] <= tol * abs(high)) or (
-                basis.shape[1] + vectors > m):
+                used + vectors > m):
             break
-        basis = np.hstack([basis, q])
+        if used + vectors > basis.shape[1]:
+            basis = np.concatenate([basis, np.empty_like(basis)], axis=1)[:, :m]
+        basis[:, used:used + vectors], used = q, used + vectors
     else:
         raise KernelnormInputError("--tol", f"block Lanczos did not reach {tol:g} in "
                                    f"{max_passes} passes (residuals {residual.tolist()})")
