@@ -66,3 +66,37 @@ def map_over_devices(function, key_data, *replicated):
                                    in_specs=(PartitionSpec(AXIS),) + (PartitionSpec(),) * len(replicated),
                                    out_specs=PartitionSpec(AXIS)))
     return fetch(mapped(place(key_data, split=True), *(place(a, split=False) for a in replicated)))
+
+
+def pad_to_devices(items, count: int):
+    """The pytree ``items`` (leaves with ``count`` entries along the leading axis) padded to a
+    multiple of :func:`device_count` by repeating its last entry, as numpy: every device gets an
+    equal share. Drop the outputs past ``count``."""
+    import jax
+
+    padded = -(-count // device_count()) * device_count()
+    keep = np.minimum(np.arange(padded), count - 1)
+    return jax.tree_util.tree_map(lambda leaf: np.asarray(leaf)[keep], items)
+
+
+def device_mapped(function):
+    """``function`` (one item's pytree of arrays -> a pytree of arrays) as
+    ``mapped(items)``: ``items`` stacks items along the leading axis of every leaf (their count a
+    multiple of :func:`device_count`, see :func:`pad_to_devices`), split over the devices in
+    contiguous shares; each device runs its share one item after another (``lax.map`` inside
+    ``shard_map``), the program of one item on one device, hence its numbers. ``mapped`` returns
+    the stacked outputs as numpy. Build it once and call it per batch of items: it compiles once
+    per input shape. ``check_vma=False``: with the check, a ``lax.scan`` in ``function`` whose
+    carry starts from a closed-over constant (the same on every device) and then depends on the
+    item is rejected; every output is split over the devices, so nothing relies on the check."""
+    import jax
+    from jax.sharding import PartitionSpec
+
+    share = jax.jit(jax.shard_map(lambda local: jax.lax.map(function, local), mesh=_mesh(),
+                                  in_specs=(PartitionSpec(AXIS),), out_specs=PartitionSpec(AXIS),
+                                  check_vma=False))
+
+    def mapped(items):
+        return fetch(share(jax.tree_util.tree_map(lambda leaf: place(leaf, split=True), items)))
+
+    return mapped

@@ -183,7 +183,15 @@ def linearised_loss(ntk, targets, *, lr: float, steps: int, nngp=None, initial=N
 def train_full_batch(network: DenseNetwork, x, targets, *, keys, lr: float, steps: int,
                      centre: bool = True, dtype: str = "float32") -> np.ndarray:
     """Train ``network`` by full-batch gradient descent (``optax.sgd(lr)``) on the MSE
-    ``L = ||f(x) - y||^2 / (2m)``, one run per key (``jax.vmap``), and return the loss curves.
+    ``L = ||f(x) - y||^2 / (2m)``, one run per key, and return the loss curves.
+
+    The runs go one after another (``lax.map``), not under ``jax.vmap``: a vmapped product's
+    rounding depends on how many runs share it, so a key's curve would change with the number of
+    keys and of devices. On CPU this is no slower (BN, depth 3, width 512, m = 128, 8 keys, 150
+    steps: 1.95 s against 2.20 s under vmap); on one accelerator, vmap would fill it better for
+    narrow networks. With several devices (``jax.device_count() > 1``) the keys, padded to a
+    multiple of the device count, are split over them (:func:`kernelnorm._sharding.device_mapped`),
+    each device running the one-run program: the numbers of one device.
 
     Args:
         network: a :class:`DenseNetwork`.
@@ -199,6 +207,8 @@ def train_full_batch(network: DenseNetwork, x, targets, *, keys, lr: float, step
     import jax
     import jax.numpy as jnp
     import optax
+
+    from kernelnorm._sharding import device_count, device_mapped, pad_to_devices
 
     dt = jnp.dtype(dtype)
     xs = jnp.asarray(x, dt)
@@ -224,7 +234,10 @@ def train_full_batch(network: DenseNetwork, x, targets, *, keys, lr: float, step
         (params, _), values = jax.lax.scan(step, (params, optimizer.init(params)), None, length=int(steps))
         return jnp.concatenate([values, loss(params)[None]])
 
-    return np.asarray(jax.jit(jax.vmap(run))(stacked), dtype=np.float64)
+    if device_count() == 1:
+        return np.asarray(jax.jit(lambda runs: jax.lax.map(run, runs))(stacked), dtype=np.float64)
+    count = len(draws)
+    return np.asarray(device_mapped(run)(pad_to_devices(stacked, count))[:count], dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ would recompile for each. Here the learning rate and the CZMG factor ``z`` are a
 jitted function that runs a whole training run (``lax.scan`` over the steps), so every run of
 the sweep reuses the same compiled code. Runs execute one after the other (``vmap`` over runs turns convolutions
 into grouped convolutions, which are slow on CPU), or all at once (``batched=True``, for dense
-networks).
+networks). With several devices, one run per device at a time (the numbers of one device).
 
 A run of the sweep is the run :func:`kernelnorm.train.train` makes for the same seed, learning
 rate and schedule: the same initial parameters, the same minibatch order, the same per-step keys
@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from kernelnorm._errors import KernelnormInputError
+from kernelnorm._sharding import device_count
 from kernelnorm.train._loop import evaluate, make_train_step
 from kernelnorm.train._optim import make_optimizer, zero_mean_gradient_transform
 from kernelnorm.train._schedules import preset_schedule
@@ -70,12 +71,19 @@ def train_sweep(network, data, runs, *, epochs: int = 1, batch_size: int = 128,
         keep_params: return the trained ``params`` and ``state`` of each run.
         batched: run all runs at once under ``jax.vmap`` (fast for dense networks; slow for
             convolutions on CPU) instead of one after the other.
-        progress: optional callable, called with each finished record.
+        progress: optional callable, called with each finished record (with several devices,
+            after each group of runs).
 
     Returns:
         One record per run: the run's keys, ``test_loss``, ``test_accuracy`` (NaN when the run
         diverged), ``train_loss`` (the mean minibatch loss of the last epoch, or of all steps
-        when fewer), ``losses`` (per step), ``diverged``, ``diverged_step``, ``seconds``.
+        when fewer), ``losses`` (per step), ``diverged``, ``diverged_step``, ``seconds`` (the
+        run's wall time, training and evaluation; with several devices its share of its group's).
+
+    With several devices (``jax.device_count() > 1``) the sequential sweep runs one run per
+    device at a time, with the same numbers as on one device (:func:`_sweep_on_devices`).
+    ``batched`` stays on one device: a vmapped run's rounding depends on how many runs share the
+    batch, so splitting it over devices would change its numbers.
     """
     import jax
     import jax.numpy as jnp
@@ -152,10 +160,42 @@ def train_sweep(network, data, runs, *, epochs: int = 1, batch_size: int = 128,
         pick = lambda tree, i: jax.tree_util.tree_map(lambda a: a[i], tree)  # noqa: E731
         return [finish(i, r, pick(params, i), pick(state, i), losses[i], started)
                 for i, r in enumerate(runs)]
+    devices = device_count()
+    if devices > 1:
+        return _sweep_on_devices(runs, devices, run, inputs, finish)
     compiled = jax.jit(run)
     records = []
     for i, r in enumerate(runs):
         started = time.perf_counter()
         params, state, losses = compiled(*inputs(i, r))
         records.append(finish(i, r, params, state, losses, started))
+    return records
+
+
+def _sweep_on_devices(runs, devices, run, inputs, finish) -> list[dict]:
+    """The sequential sweep with ``devices > 1``: ``devices`` runs at a time, one per device
+    (:func:`kernelnorm._sharding.device_mapped`: each device runs the one-run program, so every run
+    has the numbers of the one-device sweep), the last group padded by repeating its last run. A
+    record's ``seconds`` is its group's wall time (inputs, training) divided by the group's runs,
+    plus its own evaluation: the records' seconds still add up to the sweep's wall time."""
+    import jax
+    import jax.numpy as jnp
+
+    from kernelnorm._sharding import device_mapped, pad_to_devices
+
+    mapped = device_mapped(lambda item: run(*item))
+
+    def pick(tree, k):
+        return jax.tree_util.tree_map(lambda a: jnp.asarray(a[k]), tree)
+
+    records = []
+    for start in range(0, len(runs), devices):
+        group = list(enumerate(runs))[start:start + devices]
+        started = time.perf_counter()
+        stacked = jax.tree_util.tree_map(lambda *a: np.stack(a), *[inputs(i, r) for i, r in group])
+        params, state, losses = mapped(pad_to_devices(stacked, len(group)))
+        share = (time.perf_counter() - started) / len(group)
+        for k, (i, r) in enumerate(group):
+            records.append(finish(i, r, pick(params, k), pick(state, k), losses[k],
+                                  time.perf_counter() - share))
     return records
