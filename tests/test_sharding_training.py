@@ -33,6 +33,9 @@ finished = []
 records = train_sweep(network, (x[:96], y[:96], x_test[:32], y_test[:32]), runs, epochs=2,
                       batch_size=32, schedule="msr-resnet110", keep_params=True,
                       progress=lambda record: finished.append(record["seed"]))
+many = [{"lr": 0.01 * (k + 1), "seed": k} for k in range(11)]  # 6 vmapped groups of 2, padded
+batched = train_sweep(network, (x[:96], y[:96], x_test[:32], y_test[:32]), many, epochs=1,
+                      batch_size=32, batched=True)
 digits = load_digits()
 curves = train_full_batch(DenseNetwork(BatchNorm(), depth=3, width=16, outputs=10),
                           normalise_rows(digits.x[:24]), np.eye(10)[digits.y[:24]],
@@ -43,6 +46,7 @@ print(json.dumps({"devices": jax.device_count(), "finished": finished,
                              "test_accuracy": r["test_accuracy"],
                              "params": [np.asarray(a).tolist() for a in jax.tree_util.tree_leaves(r["params"])]}
                             for r in records],
+                  "batched": [[r["test_loss"]] + r["losses"].tolist() for r in batched],
                   "curves": curves.tolist()}))
 """
 
@@ -68,3 +72,6 @@ def test_training_sweeps_sharded_over_two_devices_reproduce_one_device():
             np.testing.assert_array_equal(np.asarray(q), np.asarray(p), err_msg=f"run {k} params leaf {leaf}")
     np.testing.assert_array_equal(np.asarray(two["curves"]), np.asarray(one["curves"]))
     assert np.all(np.isfinite(one["curves"])) and np.asarray(one["curves"]).shape == (3, 16)
+    # batched sweeps: 11 runs in vmapped groups of 2, spread over the devices
+    np.testing.assert_array_equal(np.asarray(two["batched"]), np.asarray(one["batched"]))
+    assert np.all(np.isfinite(one["batched"])) and len(one["batched"]) == 11

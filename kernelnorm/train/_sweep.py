@@ -5,8 +5,9 @@ at trace time. A sweep (a table of learning rates x zmg factors x seeds) of the 
 would recompile for each. Here the learning rate and the CZMG factor ``z`` are arguments of one
 jitted function that runs a whole training run (``lax.scan`` over the steps), so every run of
 the sweep reuses the same compiled code. Runs execute one after the other (``vmap`` over runs turns convolutions
-into grouped convolutions, which are slow on CPU), or all at once (``batched=True``, for dense
-networks). With several devices, one run per device at a time (the numbers of one device).
+into grouped convolutions, which are slow on CPU), or vmapped in 8 groups (``batched=True``, for
+dense networks). With several devices, one run (or group) per device at a time: the numbers of
+one device.
 
 A run of the sweep is the run :func:`kernelnorm.train.train` makes for the same seed, learning
 rate and schedule: the same initial parameters, the same minibatch order, the same per-step keys
@@ -69,8 +70,8 @@ def train_sweep(network, data, runs, *, epochs: int = 1, batch_size: int = 128,
             a :data:`kernelnorm.train.PRESETS` name, rescaled to ``epochs``).
         steps: stop after this many steps (default ``epochs * (m // batch_size)``).
         keep_params: return the trained ``params`` and ``state`` of each run.
-        batched: run all runs at once under ``jax.vmap`` (fast for dense networks; slow for
-            convolutions on CPU) instead of one after the other.
+        batched: run the runs under ``jax.vmap``, in :data:`BATCH_GROUPS` groups (fast for dense
+            networks; slow for convolutions on CPU) instead of one after the other.
         progress: optional callable, called with each finished record (with several devices,
             after each group of runs).
 
@@ -82,8 +83,9 @@ def train_sweep(network, data, runs, *, epochs: int = 1, batch_size: int = 128,
 
     With several devices (``jax.device_count() > 1``) the sequential sweep runs one run per
     device at a time, with the same numbers as on one device (:func:`_sweep_on_devices`).
-    ``batched`` stays on one device: a vmapped run's rounding depends on how many runs share the
-    batch, so splitting it over devices would change its numbers.
+    ``batched`` spreads its groups over the devices; a vmapped run's rounding depends on how
+    many runs share the batch, so the groups are fixed by the number of runs, not of devices
+    (:func:`_batched_groups`).
     """
     import jax
     import jax.numpy as jnp
@@ -154,12 +156,7 @@ def train_sweep(network, data, runs, *, epochs: int = 1, batch_size: int = 128,
         return record
 
     if batched:
-        started = time.perf_counter()
-        stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *[inputs(i, r) for i, r in enumerate(runs)])
-        params, state, losses = jax.jit(jax.vmap(run))(*stacked)
-        pick = lambda tree, i: jax.tree_util.tree_map(lambda a: a[i], tree)  # noqa: E731
-        return [finish(i, r, pick(params, i), pick(state, i), losses[i], started)
-                for i, r in enumerate(runs)]
+        return _batched_groups(runs, run, inputs, finish)
     devices = device_count()
     if devices > 1:
         return _sweep_on_devices(runs, devices, run, inputs, finish)
@@ -199,3 +196,35 @@ def _sweep_on_devices(runs, devices, run, inputs, finish) -> list[dict]:
             records.append(finish(i, r, pick(params, k), pick(state, k), losses[k],
                                   time.perf_counter() - share))
     return records
+
+
+#: ``batched`` sweeps vmap this many groups of runs; the groups, not the devices, fix the numbers.
+BATCH_GROUPS = 8
+
+
+def _batched_groups(runs, run, inputs, finish) -> list[dict]:
+    """The batched sweep: the runs cut into :data:`BATCH_GROUPS` groups of ``ceil(n / 8)``
+    (the last padded by repeating its last run), each group one ``vmap`` of the run, the groups
+    spread over the devices (:func:`kernelnorm._sharding.device_mapped`). A vmapped product's
+    rounding depends on how many runs share it, so the group size depends on the number of runs
+    only: the same numbers on any number of devices. ``seconds``: from the sweep's start."""
+    import jax
+
+    from kernelnorm._sharding import device_mapped, pad_to_devices
+
+    started = time.perf_counter()
+    size = -(-len(runs) // BATCH_GROUPS)
+    groups = -(-len(runs) // size)
+    order = np.minimum(np.arange(groups * size), len(runs) - 1)
+    items = [inputs(i, runs[i]) for i in range(len(runs))]
+    stacked = jax.tree_util.tree_map(
+        lambda *a: np.stack(a)[order].reshape((groups, size) + np.shape(a[0])), *items)
+    mapped = device_mapped(lambda group: jax.vmap(run)(*group))
+    outputs = mapped(pad_to_devices(stacked, groups))
+
+    def pick(tree, i):
+        return jax.tree_util.tree_map(lambda a: jax.numpy.asarray(a[i // size, i % size]), tree)
+
+    params, state, losses = outputs
+    return [finish(i, r, pick(params, i), pick(state, i), np.asarray(losses[i // size, i % size]),
+                   started) for i, r in enumerate(runs)]
