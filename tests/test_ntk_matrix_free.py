@@ -121,3 +121,24 @@ def test_block_tridiagonal_band_and_its_extreme_ritz_pairs():
         assert abs(high - values[-1]) <= 1e-14 * abs(values).max()
         for k, j in ((0, 0), (1, -1)):
             assert abs(abs(vectors[:, k] @ reference[:, j]) - 1) <= 1e-12
+
+
+@pytest.mark.parametrize("tol", [1e-3, 1e-8])
+def test_cli_prints_the_matrix_free_eigenvalues_to_the_digits_tol_allows(tol, capsys):
+    """``ntk --eigen matrix_free --tol`` prints ``floor(-log10 tol)`` digits of each eigenvalue
+    (``2 tol`` for ``kappa``), and every printed digit is the dense solver's, rounded."""
+    from kernelnorm.cli import main
+
+    args = ["ntk", "--data", "mnist1d", "--raw", "--sigma-b2", "0.1", "--depth", "4",
+            "--max-points", "300"]
+    values = {}
+    for eigen in ("dense", "matrix_free"):
+        assert main(args + ["--eigen", eigen, "--tol", str(tol)]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        values[eigen] = {line.split("=")[0].strip(): line.split("=")[1].split()[0]
+                         for line in lines if line.startswith(("kappa", "lambda"))}
+    assert f"eigenvalues to relative {tol:g}" in lines[0]
+    for name, printed in values["matrix_free"].items():
+        digits = int(np.floor(-np.log10(2 * tol if name == "kappa" else tol)))
+        assert len(printed.replace(".", "").replace("-", "").split("e")[0].lstrip("0")) <= digits
+        assert float(printed) == float(f"{float(values['dense'][name]):.{digits}g}")

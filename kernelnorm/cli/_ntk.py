@@ -6,6 +6,7 @@ JAX, scipy and the data loaders are imported inside the handlers.
 from __future__ import annotations
 
 import copy
+import math
 
 from kernelnorm._registry import norm_help
 from kernelnorm.cli._common import (
@@ -80,12 +81,18 @@ def _ntk(args):
     bound = (f"|Theta - Theta_exact| <= {report.error_bound:.2g} "
              f"({report.relative_error_bound:.2g} max|Theta|)" if not report.bound_note
              else f"error not bounded: {report.bound_note}")
+    digits, kappa_digits = 12, 12
+    if report.method == "matrix_free":  # Lanczos: each eigenvalue to relative tol, kappa 2 tol
+        payload["eigen_tol"] = args.tol
+        digits = max(1, min(12, math.floor(-math.log10(args.tol))))
+        kappa_digits = max(1, min(12, math.floor(-math.log10(2 * args.tol))))
+        bound += f"; eigenvalues to relative {args.tol:g}"
     text = (f"NTK of {describe_scheme(scheme)} at depth {report.depth} on {name} (m = {report.m}; "
             f"{report.method} path; {bound})\n"
-            f"kappa      = {format_number(report.kappa, 12)}"
+            f"kappa      = {format_number(report.kappa, kappa_digits)}"
             + (f"   (kappa - 1 = {report.kappa - 1:.3g})" if report.kappa < 1.01 else "") + "\n"
-            f"lambda_min = {report.lambda_min:.12g}\n"
-            f"lambda_max = {report.lambda_max:.12g}\n"
+            f"lambda_min = {report.lambda_min:.{digits}g}\n"
+            f"lambda_max = {report.lambda_max:.{digits}g}\n"
             f"chi_1      = {report.chi_1:.10g} ({report.phase})")
     emit(args, payload, text)
 

@@ -1,13 +1,13 @@
 """Extreme eigenvalues of the NTK Gram matrix without storing it (``m`` up to ~60 000).
 
-``Theta_L`` is never formed: its products ``Theta_L V`` are computed a block of rows at a time
-from the inputs (``K_0`` rows ``X_b X^T / d``, then the fused recursion of
-:mod:`kernelnorm.ntk._fused` on that ``(b, m)`` block), so memory is ``O(m b)``; each product
-re-evaluates the kernel (``O(L m^2)`` work), so the solver is block Lanczos
-(:func:`lanczos_extremes`), which needs few kernel passes: converged when the Ritz residual is
-``<= tol |theta|``, so each eigenvalue, hence ``kappa``, is stated to relative accuracy ``tol``
-(``|lambda - theta| <= ||r||`` for a unit Ritz vector: Parlett, *The Symmetric Eigenvalue
-Problem*, Thm. 4.5.1).
+``Theta_L`` is never formed: each product ``Theta_L V`` is one jitted pass of
+:mod:`kernelnorm.ntk._blockwise`, which re-evaluates the kernel (``K_0`` from the inputs, then
+the fused recursion of :mod:`kernelnorm.ntk._fused`) on half the pairs, a few rows at a time,
+split over every device; memory is ``O(m (d + L + k))`` plus ``O(b m)`` working arrays. Each
+product costs ``O(L m^2)``, so the solver is block Lanczos (:func:`lanczos_extremes`), which needs
+few passes: converged when the Ritz residual is ``<= tol |theta|``, so each eigenvalue, hence
+``kappa``, is stated to relative accuracy ``tol`` (``|lambda - theta| <= ||r||`` for a unit Ritz
+vector: Parlett, *The Symmetric Eigenvalue Problem*, Thm. 4.5.1).
 Small ``m`` take the dense LAPACK solver (:func:`kernelnorm.ntk.spectrum`).
 """
 
@@ -220,8 +220,9 @@ def lanczos_extremes(operator, tol: float = DEFAULT_EIGEN_TOL, seed: int = 0, *,
     evaluation of ``Theta`` applied to ``vectors`` columns, so the kernel is evaluated about 7x
     less often than by single-vector Lanczos (ARPACK: 358 passes against 51 at ``m = 2000``,
     depth 10). Stops when the Ritz residuals of both extreme Ritz pairs are ``<= tol |theta|``
-    (so each eigenvalue is within ``tol`` relative of an eigenvalue of ``Theta``) or when the
-    basis spans the space. ``operator.products`` counts the passes. Memory: the basis,
+    (so each eigenvalue is within ``tol`` relative of an eigenvalue of ``Theta``); when the
+    basis would fill ``R^m`` first, the formed matrix's LAPACK spectrum.
+    ``operator.products`` counts the passes. Memory: the basis,
     ``8 m vectors passes`` bytes.
     """
     from kernelnorm.ntk._condition import Spectrum, spectrum
@@ -245,9 +246,10 @@ def lanczos_extremes(operator, tol: float = DEFAULT_EIGEN_TOL, seed: int = 0, *,
         (low, high), y = _extreme_ritz_pairs(band)
         residual = np.linalg.norm(coupling @ y[-vectors:], axis=0)
         report_progress(passes, max_passes)
-        if (residual[0] <= tol * abs(low) and residual[1] <= tol * abs(high)) or (
-                used + vectors > m):
+        if residual[0] <= tol * abs(low) and residual[1] <= tol * abs(high):
             break
+        if used + vectors > m:  # no room for another block before convergence: solve densely
+            return _dense_fallback(operator, tol, residual, start)
         if used + vectors > basis.shape[1]:
             basis = np.concatenate([basis, np.empty_like(basis)], axis=1)[:, :m]
         basis[:, used:used + vectors], used = q, used + vectors
@@ -256,3 +258,16 @@ def lanczos_extremes(operator, tol: float = DEFAULT_EIGEN_TOL, seed: int = 0, *,
                                    f"{max_passes} passes (residuals {residual.tolist()})")
     kappa = high / low if low > 0 else float("inf")
     return Spectrum(kappa, low, high, time.perf_counter() - start)
+
+
+def _dense_fallback(operator, tol, residual, start):
+    """The spectrum from the formed matrix, when the Krylov space fills ``R^m`` first."""
+    from kernelnorm.ntk._condition import Spectrum, spectrum
+
+    m = operator.m
+    if 12 * FLOAT64 * m * m > available_memory():
+        raise KernelnormInputError("--tol", f"block Lanczos filled R^{m} before reaching {tol:g} "
+                                   f"(residuals {residual.tolist()}) and the {m} x {m} matrix "
+                                   "does not fit in memory")
+    dense = spectrum(operator.rows(0, m))
+    return Spectrum(dense.kappa, dense.lambda_min, dense.lambda_max, time.perf_counter() - start)
