@@ -49,23 +49,26 @@ def fetch(tree):
     return jax.device_get(tree)
 
 
-def map_over_devices(function, key_data, *replicated):
-    """``function(key, *replicated)`` for every row ``key`` of ``key_data`` (raw ``uint32`` PRNG
-    keys, their count a multiple of :func:`device_count`), each device running its share one after another
-    with ``lax.map`` inside ``shard_map``: the same operations, hence the same numbers, as one
-    call per key on one device. Returns the stacked outputs as numpy."""
+def keys_mapped(function, replicated: int):
+    """``mapped(key_data, *replicated)``: ``function(key, *replicated)`` for every row ``key`` of
+    ``key_data`` (raw ``uint32`` PRNG keys, their count a multiple of :func:`device_count`), each
+    device running its share one after another with ``lax.map`` inside ``shard_map``: the same
+    operations, hence the same numbers, as one call per key on one device. Returns the stacked
+    outputs as numpy. Build it once and call it per batch: it compiles once per input shape."""
     import jax
     from jax.sharding import PartitionSpec
-
-    mesh = _mesh()
 
     def local(keys, *args):
         return jax.lax.map(lambda k: function(k, *args), keys)
 
-    mapped = jax.jit(jax.shard_map(local, mesh=mesh,
-                                   in_specs=(PartitionSpec(AXIS),) + (PartitionSpec(),) * len(replicated),
-                                   out_specs=PartitionSpec(AXIS)))
-    return fetch(mapped(place(key_data, split=True), *(place(a, split=False) for a in replicated)))
+    share = jax.jit(jax.shard_map(local, mesh=_mesh(),
+                                  in_specs=(PartitionSpec(AXIS),) + (PartitionSpec(),) * replicated,
+                                  out_specs=PartitionSpec(AXIS)))
+
+    def mapped(key_data, *arrays):
+        return fetch(share(place(key_data, split=True), *(place(a, split=False) for a in arrays)))
+
+    return mapped
 
 
 def pad_to_devices(items, count: int):
