@@ -233,14 +233,15 @@ def lanczos_extremes(operator, tol: float = DEFAULT_EIGEN_TOL, seed: int = 0, *,
     if m <= 2 * vectors:
         return spectrum(operator.rows(0, m))
     q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((m, vectors)))
-    basis = np.empty((m, min(m, 8 * vectors)))  # grown by doubling: no copy per pass
-    basis[:, :vectors], used, coupling = q, vectors, None
+    basis = _Basis(m, vectors)
+    basis.append(q)
+    coupling = None
     band = np.zeros((vectors + 1, 0))
     for passes in range(1, max_passes + 1):
         w = operator.matmat(q)
         alpha = q.T @ w
         for _ in range(2):  # full reorthogonalisation, twice is enough (Giraud et al. 2005)
-            w -= basis[:, :used] @ (basis[:, :used].T @ w)
+            w = basis.project_out(w)
         band = _grow(band, (alpha + alpha.T) / 2, coupling)
         q, coupling = np.linalg.qr(w)
         (low, high), y = _extreme_ritz_pairs(band)
@@ -248,16 +249,38 @@ def lanczos_extremes(operator, tol: float = DEFAULT_EIGEN_TOL, seed: int = 0, *,
         report_progress(passes, max_passes)
         if residual[0] <= tol * abs(low) and residual[1] <= tol * abs(high):
             break
-        if used + vectors > m:  # no room for another block before convergence: solve densely
+        if basis.columns + vectors > m:  # no room for another block before convergence
             return _dense_fallback(operator, tol, residual, start)
-        if used + vectors > basis.shape[1]:
-            basis = np.concatenate([basis, np.empty_like(basis)], axis=1)[:, :m]
-        basis[:, used:used + vectors], used = q, used + vectors
+        basis.append(q)
     else:
         raise KernelnormInputError("--tol", f"block Lanczos did not reach {tol:g} in "
                                    f"{max_passes} passes (residuals {residual.tolist()})")
     kappa = high / low if low > 0 else float("inf")
     return Spectrum(kappa, low, high, time.perf_counter() - start)
+
+
+class _Basis:
+    """The Lanczos basis in chunks of ``16 vectors`` columns: memory grows with the columns
+    used (a doubling array would hold twice that, and three times while it is copied)."""
+
+    def __init__(self, m: int, vectors: int):
+        self.m, self.width, self.columns, self.chunks = m, 16 * vectors, 0, []
+
+    def append(self, block) -> None:
+        if self.columns % self.width == 0:
+            self.chunks.append(np.empty((self.m, self.width)))
+        offset = self.columns % self.width
+        self.chunks[-1][:, offset:offset + block.shape[1]] = block
+        self.columns += block.shape[1]
+
+    def project_out(self, w):
+        """``w - Q (Q^T w)`` chunk by chunk (classical Gram-Schmidt over the chunks)."""
+        last = self.columns - self.width * (len(self.chunks) - 1)
+        filled = [self.width] * (len(self.chunks) - 1) + [last]
+        coefficients = [chunk[:, :n].T @ w for chunk, n in zip(self.chunks, filled)]
+        for chunk, n, c in zip(self.chunks, filled, coefficients):
+            w = w - chunk[:, :n] @ c
+        return w
 
 
 def _dense_fallback(operator, tol, residual, start):
