@@ -1,4 +1,5 @@
-"""Independent work (Monte-Carlo seeds, power realisations) spread over every device JAX sees, one mesh axis.
+"""Independent work (Monte-Carlo seeds, power realisations, training runs, the shards of an NTK
+product) spread over every device JAX sees, one mesh axis.
 
 A 1-D mesh over ``jax.devices()`` (all local devices; on several hosts, all devices of all
 processes once the user has called ``jax.distributed.initialize()`` before any JAX work). The
@@ -21,20 +22,23 @@ def device_count() -> int:
     return jax.device_count()
 
 
-def _mesh():
+def _mesh(count: int | None = None):
+    """The 1-D mesh over the first ``count`` devices (default: all)."""
     import jax
 
-    return jax.sharding.Mesh(np.asarray(jax.devices()), (AXIS,))
+    return jax.sharding.Mesh(np.asarray(jax.devices()[:count]), (AXIS,))
 
 
-def place(array, *, split: bool):
-    """``array`` (the same on every process) on the mesh: its leading axis split over the
-    devices (``split``; its length a multiple of :func:`device_count`) or replicated."""
+def place(array, *, split: bool, mesh=None):
+    """``array`` (the same on every process) on ``mesh`` (default: every device): its leading
+    axis split over the devices (``split``; its length a multiple of their count) or
+    replicated."""
     import jax
     from jax.sharding import NamedSharding, PartitionSpec
 
     host = np.asarray(array)
-    sharding = NamedSharding(_mesh(), PartitionSpec(AXIS) if split else PartitionSpec())
+    sharding = NamedSharding(_mesh() if mesh is None else mesh,
+                             PartitionSpec(AXIS) if split else PartitionSpec())
     return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
 
 

@@ -84,18 +84,24 @@ class CirculantPass:
         self.diagonal = np.asarray(trajectory["ntk"][depth - 1])[pad]
         self.constants = np.array(_constants(scheme) + (scheme.sigma_w2,))
         self.devices = product_devices(shards)
+        self._placed = None
 
     def _run(self, track: bool, *arrays):
         import jax
 
-        from kernelnorm._sharding import fetch
+        from kernelnorm._sharding import _mesh, fetch, place
 
         with jax.enable_x64(True):
             function = _compiled_pass(self.m, self.size, self.step, self.width, self.d, self.depth,
                                       self.shards, self.devices, track,
                                       None if track else arrays[0].shape[1])
-            replicated = (self.x2, self.vectors2, self.diagonal, self.constants) + arrays
-            return fetch(function(np.arange(self.shards), *replicated))
+            mesh = _mesh(self.devices)
+            if self._placed is None:  # the pass's constants go to the devices once
+                self._placed = (place(np.arange(self.shards), split=True, mesh=mesh),) + tuple(
+                    place(a, split=False, mesh=mesh)
+                    for a in (self.x2, self.vectors2, self.diagonal, self.constants))
+            return fetch(function(*self._placed,
+                                  *(place(a, split=False, mesh=mesh) for a in arrays)))
 
     def matmat(self, v) -> np.ndarray:
         """``Theta_L v`` for ``v`` of shape ``(m, k)``."""
@@ -144,7 +150,7 @@ def _compiled_pass(m, size, step, width, d, depth, shards, devices, track, colum
     import jax.numpy as jnp
     from jax.sharding import PartitionSpec
 
-    from kernelnorm._sharding import AXIS
+    from kernelnorm._sharding import AXIS, _mesh
     from kernelnorm.ntk._fused import _step
 
     blocks_per_shard = size // (step * shards)
@@ -205,7 +211,7 @@ def _compiled_pass(m, size, step, width, d, depth, shards, devices, track, colum
     def local(shards_here, *arrays):
         return jax.lax.map(lambda s: shard_function(s, *arrays), shards_here)
 
-    mesh = jax.sharding.Mesh(np.asarray(jax.devices()[:devices]), (AXIS,))
+    mesh = _mesh(devices)
     spec = PartitionSpec(AXIS)
     return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=(spec,) + (PartitionSpec(),) * replicated,
                                  out_specs=(spec, spec) if track else spec, check_vma=False))
