@@ -32,13 +32,15 @@ def _mesh(count: int | None = None):
 def place(array, *, split: bool, mesh=None):
     """``array`` (the same on every process) on ``mesh`` (default: every device): its leading
     axis split over the devices (``split``; its length a multiple of their count) or
-    replicated."""
+    replicated; an array already placed so is returned as it is."""
     import jax
     from jax.sharding import NamedSharding, PartitionSpec
 
-    host = np.asarray(array)
     sharding = NamedSharding(_mesh() if mesh is None else mesh,
                              PartitionSpec(AXIS) if split else PartitionSpec())
+    if isinstance(array, jax.Array) and array.sharding == sharding:
+        return array  # placed already (e.g. constants placed once and passed on every call)
+    host = np.asarray(array)
     return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
 
 
@@ -53,28 +55,6 @@ def fetch(tree):
     return jax.device_get(tree)
 
 
-def keys_mapped(function, replicated: int):
-    """``mapped(key_data, *replicated)``: ``function(key, *replicated)`` for every row ``key`` of
-    ``key_data`` (raw ``uint32`` PRNG keys, their count a multiple of :func:`device_count`), each
-    device running its share one after another with ``lax.map`` inside ``shard_map``: the same
-    operations, hence the same numbers, as one call per key on one device. Returns the stacked
-    outputs as numpy. Build it once and call it per batch: it compiles once per input shape."""
-    import jax
-    from jax.sharding import PartitionSpec
-
-    def local(keys, *args):
-        return jax.lax.map(lambda k: function(k, *args), keys)
-
-    share = jax.jit(jax.shard_map(local, mesh=_mesh(),
-                                  in_specs=(PartitionSpec(AXIS),) + (PartitionSpec(),) * replicated,
-                                  out_specs=PartitionSpec(AXIS)))
-
-    def mapped(key_data, *arrays):
-        return fetch(share(place(key_data, split=True), *(place(a, split=False) for a in arrays)))
-
-    return mapped
-
-
 def pad_to_devices(items, count: int):
     """The pytree ``items`` (leaves with ``count`` entries along the leading axis) padded to a
     multiple of :func:`device_count` by repeating its last entry, as numpy: every device gets an
@@ -86,24 +66,31 @@ def pad_to_devices(items, count: int):
     return jax.tree_util.tree_map(lambda leaf: np.asarray(leaf)[keep], items)
 
 
-def device_mapped(function):
-    """``function`` (one item's pytree of arrays -> a pytree of arrays) as
-    ``mapped(items)``: ``items`` stacks items along the leading axis of every leaf (their count a
-    multiple of :func:`device_count`, see :func:`pad_to_devices`), split over the devices in
-    contiguous shares; each device runs its share one item after another (``lax.map`` inside
-    ``shard_map``), the program of one item on one device, hence its numbers. ``mapped`` returns
-    the stacked outputs as numpy. Build it once and call it per batch of items: it compiles once
-    per input shape. ``check_vma=False``: with the check, a ``lax.scan`` in ``function`` whose
-    carry starts from a closed-over constant (the same on every device) and then depends on the
-    item is rejected; every output is split over the devices, so nothing relies on the check."""
+def device_mapped(function, *, replicated: int = 0, devices: int | None = None):
+    """``function(item, *arrays)`` (pytrees of arrays) as ``mapped(items, *arrays)``: ``items``
+    stacks items along the leading axis of every leaf (their count a multiple of the devices',
+    see :func:`pad_to_devices`), split over the first ``devices`` devices (default: all) in
+    contiguous shares; the ``replicated`` ``arrays`` go to every device. Each device runs its
+    share one item after another (``lax.map`` inside ``shard_map``), the program of one item on
+    one device, hence its numbers. ``mapped`` returns the stacked outputs as numpy. Build it
+    once and call it per batch of items: it compiles once per input shape. ``check_vma=False``:
+    with the check, a ``lax.scan`` in ``function`` whose carry starts from a closed-over constant
+    (the same on every device) and then depends on the item is rejected; every output is split
+    over the devices, so nothing relies on the check."""
     import jax
     from jax.sharding import PartitionSpec
 
-    share = jax.jit(jax.shard_map(lambda local: jax.lax.map(function, local), mesh=_mesh(),
-                                  in_specs=(PartitionSpec(AXIS),), out_specs=PartitionSpec(AXIS),
-                                  check_vma=False))
+    mesh = _mesh(devices)
 
-    def mapped(items):
-        return fetch(share(jax.tree_util.tree_map(lambda leaf: place(leaf, split=True), items)))
+    def local(share, *arrays):
+        return jax.lax.map(lambda item: function(item, *arrays), share)
+
+    run = jax.jit(jax.shard_map(local, mesh=mesh,
+                                in_specs=(PartitionSpec(AXIS),) + (PartitionSpec(),) * replicated,
+                                out_specs=PartitionSpec(AXIS), check_vma=False))
+
+    def mapped(items, *arrays):
+        split = jax.tree_util.tree_map(lambda leaf: place(leaf, split=True, mesh=mesh), items)
+        return fetch(run(split, *(place(a, split=False, mesh=mesh) for a in arrays)))
 
     return mapped

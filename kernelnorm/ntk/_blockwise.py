@@ -73,7 +73,7 @@ class CirculantPass:
                  shards: int = SHARDS):
         from kernelnorm.ntk._fused import _constants, _vectors
 
-        self.m, self.d = x.shape
+        self.m = x.shape[0]
         self.depth, self.shards = depth, shards
         self.step, self.size, self.width = layout(self.m, step, shards)
         pad = np.arange(self.size).clip(max=self.m - 1)
@@ -87,31 +87,28 @@ class CirculantPass:
         self._placed = None
 
     def _run(self, track: bool, *arrays):
+        """The pass over every shard: the inputs and trajectory (placed on the devices once),
+        then ``arrays``."""
         import jax
 
-        from kernelnorm._sharding import _mesh, fetch, place
+        from kernelnorm._sharding import _mesh, place
 
         with jax.enable_x64(True):
-            function = _compiled_pass(self.m, self.size, self.step, self.width, self.d, self.depth,
-                                      self.shards, self.devices, track,
-                                      None if track else arrays[0].shape[1])
-            mesh = _mesh(self.devices)
-            if self._placed is None:  # the pass's constants go to the devices once
-                self._placed = (place(np.arange(self.shards), split=True, mesh=mesh),) + tuple(
-                    place(a, split=False, mesh=mesh)
-                    for a in (self.x2, self.vectors2, self.diagonal, self.constants))
-            return fetch(function(*self._placed,
-                                  *(place(a, split=False, mesh=mesh) for a in arrays)))
+            function = _compiled_pass(self.m, self.size, self.step, self.width, self.depth,
+                                      self.shards, self.devices, track)
+            if self._placed is None:
+                mesh = _mesh(self.devices)
+                self._placed = tuple(place(a, split=False, mesh=mesh)
+                                     for a in (self.x2, self.vectors2, self.constants))
+            return function(np.arange(self.shards), *self._placed, *arrays)
 
     def matmat(self, v) -> np.ndarray:
         """``Theta_L v`` for ``v`` of shape ``(m, k)``."""
         v = np.asarray(v, dtype=np.float64)
         padded = np.zeros((self.size, v.shape[1]))
         padded[:self.m] = v
-        partial = self._run(False, np.concatenate([padded, padded]))
-        total = partial[0]
-        for shard in partial[1:]:  # shard order: the same sums on any number of devices
-            total = total + shard
+        partial = self._run(False, self.diagonal, np.concatenate([padded, padded]))
+        total = partial.sum(axis=0)  # in shard order: the same sums on any number of devices
         return (total[:self.size] + total[self.size:])[:self.m]
 
     def error_bound(self) -> tuple[float, float]:
@@ -123,34 +120,30 @@ class CirculantPass:
 
 def _block_state(x_rows, x_cols, row_vectors, col_vectors, constants, track, jnp):
     """``(K_1, Theta_1 = K_1, d rho_1, E_Theta_1)`` of a block from the inputs (as
-    :func:`kernelnorm.ntk._fused._first_layer_state`, with ``K_0``'s rounding
-    ``(d + 2) eps |x_r| |x_c| / d`` of :func:`kernelnorm.ntk.input_gram_error`)."""
-    from kernelnorm.ntk._fused import _EPS
+    :func:`kernelnorm.ntk._fused._first_layer_state`, with ``K_0``'s rounding from
+    :func:`kernelnorm.ntk.input_gram_error`)."""
+    from kernelnorm.ntk._fused import first_layer_errors
+    from kernelnorm.ntk._recursion import input_gram, input_gram_error
 
-    d = x_rows.shape[1]
-    k0 = x_rows @ x_cols.T / d
-    k1 = constants[3] * k0 + constants[2]
+    k1 = constants[3] * input_gram(x_rows, x_cols, xp=jnp) + constants[2]
     if not track:
         zero = jnp.zeros_like(k1)
         return k1, k1, zero, zero
-    norms_r = jnp.sqrt(jnp.sum(x_rows * x_rows, axis=1))[:, None]
-    norms_c = jnp.sqrt(jnp.sum(x_cols * x_cols, axis=1))[None, :]
-    e_c = constants[3] * (d + 2) * _EPS * norms_r * norms_c / d + 2 * _EPS * jnp.abs(k1)
     scale = row_vectors[0, 0][:, None] * col_vectors[0, 0][None, :]
     relative = row_vectors[4, 0][:, None] + col_vectors[4, 0][None, :]
-    d_rho = e_c / scale + jnp.minimum(jnp.abs(k1 / scale), 1.0) * relative
-    return k1, k1, d_rho, e_c
+    return (k1, k1) + first_layer_errors(k1, input_gram_error(x_rows, x_cols, xp=jnp),
+                                         constants[3], scale, relative, jnp)
 
 
 @lru_cache(maxsize=8)
-def _compiled_pass(m, size, step, width, d, depth, shards, devices, track, columns):
-    """The jitted ``shard_map`` of one pass: per shard, the doubled ``(2M, k)`` product
+def _compiled_pass(m, size, step, width, depth, shards, devices, track):
+    """One pass as ``mapped(shard ids, x2, vectors2, constants[, diagonal, v2])``
+    (:func:`kernelnorm._sharding.device_mapped`): per shard, the doubled ``(2M, k)`` product
     accumulator, or (``track``) the maxima of the bound and of ``|Theta|``."""
     import jax
     import jax.numpy as jnp
-    from jax.sharding import PartitionSpec
 
-    from kernelnorm._sharding import AXIS, _mesh
+    from kernelnorm._sharding import device_mapped
     from kernelnorm.ntk._fused import _step
 
     blocks_per_shard = size // (step * shards)
@@ -175,7 +168,7 @@ def _compiled_pass(m, size, step, width, d, depth, shards, devices, track, colum
                                        False, jnp), state)
         return state
 
-    def product_shard(shard, x2, vectors2, diagonal, constants, v2):
+    def product_shard(shard, x2, vectors2, constants, diagonal, v2):
         def body(block, acc):
             start = (shard * blocks_per_shard + block) * step
             ntk = kernel_block(start, x2, vectors2, constants)[1]
@@ -189,11 +182,9 @@ def _compiled_pass(m, size, step, width, d, depth, shards, devices, track, colum
             return jax.lax.dynamic_update_slice_in_dim(
                 acc, jax.lax.dynamic_slice_in_dim(acc, start, width) + backward, start, 0)
 
-        return jax.lax.fori_loop(0, blocks_per_shard, body, jnp.zeros((2 * size, columns)))
+        return jax.lax.fori_loop(0, blocks_per_shard, body, jnp.zeros((2 * size, v2.shape[1])))
 
-    def bound_shard(shard, x2, vectors2, diagonal, constants):
-        del diagonal
-
+    def bound_shard(shard, x2, vectors2, constants):
         def body(block, maxima):
             start = (shard * blocks_per_shard + block) * step
             _, ntk, _, error = kernel_block(start, x2, vectors2, constants)
@@ -205,13 +196,6 @@ def _compiled_pass(m, size, step, width, d, depth, shards, devices, track, colum
 
         return jax.lax.fori_loop(0, blocks_per_shard, body, (jnp.zeros(()), jnp.zeros(())))
 
-    shard_function = bound_shard if track else product_shard
-    replicated = 4 if track else 5
-
-    def local(shards_here, *arrays):
-        return jax.lax.map(lambda s: shard_function(s, *arrays), shards_here)
-
-    mesh = _mesh(devices)
-    spec = PartitionSpec(AXIS)
-    return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=(spec,) + (PartitionSpec(),) * replicated,
-                                 out_specs=(spec, spec) if track else spec, check_vma=False))
+    if track:
+        return device_mapped(bound_shard, replicated=3, devices=devices)
+    return device_mapped(product_shard, replicated=5, devices=devices)

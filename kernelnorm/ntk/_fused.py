@@ -227,10 +227,17 @@ def _first_layer_state(scheme, k0, rows, cols, k0_error):
     k1 = scheme.input_kernel(k0)
     if k0_error is None:
         return k1, k1, np.zeros_like(k1), np.zeros_like(k1)
-    e_c = scheme.sigma_w2 * k0_error + 2 * _EPS * np.abs(k1)
     scale = np.sqrt(_row_values(rows, "q", 0) * cols["q"][0][None, :])
-    return (k1, k1, e_c / scale + np.minimum(np.abs(k1 / scale), 1.0)
-            * _relative_lengths(rows, cols, 0), e_c)
+    return (k1, k1) + first_layer_errors(k1, k0_error, scheme.sigma_w2, scale,
+                                         _relative_lengths(rows, cols, 0), np)
+
+
+def first_layer_errors(k1, k0_error, sigma_w2, scale, relative, xp):
+    """``(d rho_1, E_c1)``: ``E_c1 = sigma_w2 E_K0 + 2 eps |K_1|`` and the correlation error
+    ``E_c1 / s + min(|K_1| / s, 1) (e_i + e_j)`` (``s = sqrt(q_i q_j)``, ``relative = e_i + e_j``)
+    in the array module ``xp``."""
+    e_c = sigma_w2 * k0_error + 2 * _EPS * xp.abs(k1)
+    return e_c / scale + xp.minimum(xp.abs(k1 / scale), 1.0) * relative, e_c
 
 
 def _outputs(state, rows, cols, depth, track):

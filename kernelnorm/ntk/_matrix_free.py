@@ -61,9 +61,10 @@ class BlockwiseNTK:
     def rows(self, start: int, stop: int) -> np.ndarray:
         """Rows ``start:stop`` of ``Theta_L`` (exact diagonal)."""
         from kernelnorm.ntk._fused import _slice, pair_kernels
+        from kernelnorm.ntk._recursion import input_gram
 
         index = np.arange(start, stop)
-        k0 = self.x[index] @ self.x.T / self.x.shape[1]
+        k0 = input_gram(self.x[index], self.x)
         ntk = pair_kernels(self.scheme, k0, _slice(self.trajectory, index), self.trajectory,
                            [self.depth], track=False)[self.depth][1]
         ntk[np.arange(len(index)), index] = self.diagonal[index]

@@ -261,18 +261,21 @@ class _ErrorTracker:
         return values, t_dot, (new_e1, new_e2, new_angle, new_ec), evaluation[3] + change[3]
 
 
-def input_gram(x) -> np.ndarray:
-    """``K_0 = X X^T / d`` for inputs ``X`` of shape ``(m, d)`` (docs/theory.md conventions)."""
-    x = np.asarray(x, dtype=np.float64)
-    return x @ x.T / x.shape[1]
+def input_gram(x, y=None, *, xp=np):
+    """``K_0 = X Y^T / d`` for inputs ``X`` of shape ``(m, d)`` (``Y = X`` by default;
+    docs/theory.md conventions). ``xp``: the array module (``jax.numpy`` inside a jitted loop)."""
+    x = xp.asarray(x, dtype=xp.float64)
+    y = x if y is None else xp.asarray(y, dtype=xp.float64)
+    return x @ y.T / x.shape[1]
 
 
-def input_gram_error(x) -> np.ndarray:
-    """Bound on the rounding of :func:`input_gram`: ``d eps |x_i||x_j| / d`` per entry (a dot
-    product of length ``d`` errs by at most ``d`` ulps of ``sum |x_k x'_k|``), plus the division."""
-    x = np.asarray(x, dtype=np.float64)
-    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
-    return (x.shape[1] + 2) * _EPS * np.outer(norms, norms) / x.shape[1]
+def input_gram_error(x, y=None, *, xp=np):
+    """Bound on the rounding of :func:`input_gram`: ``d eps |x_i||y_j| / d`` per entry (a dot
+    product of length ``d`` errs by at most ``d`` ulps of ``sum |x_k y_k|``), plus the division."""
+    x = xp.asarray(x, dtype=xp.float64)
+    norms = xp.sqrt(xp.sum(x * x, axis=1))
+    other = norms if y is None else xp.sqrt(xp.sum(xp.asarray(y, dtype=xp.float64) ** 2, axis=1))
+    return (x.shape[1] + 2) * _EPS * xp.outer(norms, other) / x.shape[1]
 
 
 def exact_gram_kernels(scheme, x, depth: int, *, depths=None,

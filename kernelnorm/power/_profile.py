@@ -125,7 +125,7 @@ def realisations_on_devices(config, inputs, base, loop):
     same numbers as one device)."""
     import jax
 
-    from kernelnorm._sharding import device_count, keys_mapped
+    from kernelnorm._sharding import device_count, device_mapped
     from kernelnorm.power._nets import _compiled, run_realisation
 
     devices = device_count()
@@ -134,23 +134,24 @@ def realisations_on_devices(config, inputs, base, loop):
             yield run_realisation(config, inputs, jax.random.fold_in(base, r))
         return
     x = jax.numpy.asarray(inputs, dtype=config.dtype)
-    mapped = keys_mapped(lambda key, inputs: _compiled(config)(key, inputs), 1)  # compiled once
+    mapped = device_mapped(_compiled(config), replicated=1)  # compiled once
     pending = []
     for r in loop:
         pending.append(r)
         if len(pending) == devices:
-            yield from _device_batch(x, base, pending, devices, mapped)
+            yield from _device_batch(x, base, pending, mapped)
             pending = []
     if pending:
-        yield from _device_batch(x, base, pending, devices, mapped)
+        yield from _device_batch(x, base, pending, mapped)
 
 
-def _device_batch(x, base, indices, devices, mapped):
+def _device_batch(x, base, indices, mapped):
     import jax
 
-    padded = indices + [indices[-1]] * (devices - len(indices))
-    keys = np.stack([np.asarray(jax.random.fold_in(base, r)) for r in padded])
-    outputs = mapped(keys, x)
+    from kernelnorm._sharding import pad_to_devices
+
+    keys = np.stack([np.asarray(jax.random.fold_in(base, r)) for r in indices])
+    outputs = mapped(pad_to_devices(keys, len(indices)), x)
     for k in range(len(indices)):
         yield tuple(np.asarray(o[k]) for o in outputs)
 

@@ -208,7 +208,7 @@ def train_full_batch(network: DenseNetwork, x, targets, *, keys, lr: float, step
     import jax.numpy as jnp
     import optax
 
-    from kernelnorm._sharding import device_count, device_mapped, pad_to_devices
+    from kernelnorm._sharding import device_mapped, pad_to_devices
 
     dt = jnp.dtype(dtype)
     xs = jnp.asarray(x, dt)
@@ -234,8 +234,6 @@ def train_full_batch(network: DenseNetwork, x, targets, *, keys, lr: float, step
         (params, _), values = jax.lax.scan(step, (params, optimizer.init(params)), None, length=int(steps))
         return jnp.concatenate([values, loss(params)[None]])
 
-    if device_count() == 1:
-        return np.asarray(jax.jit(lambda runs: jax.lax.map(run, runs))(stacked), dtype=np.float64)
     count = len(draws)
     return np.asarray(device_mapped(run)(pad_to_devices(stacked, count))[:count], dtype=np.float64)
 
